@@ -1,0 +1,46 @@
+"""The FastAPI application: routes per topic, one error format for every face."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import ORJSONResponse
+
+from minsheng import __version__
+from minsheng.api.routes import calculations
+from minsheng.core.errors import MinshengError
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="minsheng 民生",
+        description="民生政策规则即代码：计算、结算与案件办理、批量模拟。"
+                    "Rules as code for Chinese livelihood policy.",
+        version=__version__,
+        default_response_class=ORJSONResponse,
+    )
+
+    @app.exception_handler(MinshengError)
+    async def minsheng_error(_: Request, exc: MinshengError) -> ORJSONResponse:
+        return ORJSONResponse(exc.to_dict(), status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> ORJSONResponse:
+        return ORJSONResponse(validation_body(exc.errors()), status_code=422)
+
+    app.include_router(calculations.router)
+    return app
+
+
+def validation_body(errors: Any) -> dict[str, Any]:
+    """FastAPI's validation errors in minsheng's format, naming the first bad field."""
+    items = []
+    for e in errors:
+        loc = [str(p) for p in e.get("loc", ()) if p not in ("body",)]
+        items.append({"field": ".".join(loc) or "body", "message": e.get("msg", "")})
+    first = items[0]["field"] if items else "body"
+    return {"error": "invalid_input", "field": first,
+            "message": f"{first}：请求格式不正确", "message_en": f"{first}: invalid request",
+            "errors": items}

@@ -1,0 +1,30 @@
+"""The ``minsheng`` command line (Typer). Each command group lives in its own module."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from minsheng.cli import calc, params, serve
+from minsheng.cli.common import console_error
+from minsheng.core.errors import MinshengError
+
+app = typer.Typer(
+    name="minsheng",
+    help="民生：民生政策规则即代码（医保为核心）。Rules as code for Chinese livelihood policy.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+calc.register(app)
+params.register(app)
+serve.register(app)
+
+
+def main() -> None:
+    try:
+        app()
+    except MinshengError as exc:
+        console_error(exc)
+        sys.exit(2)

@@ -1,0 +1,21 @@
+"""``minsheng serve``: the HTTP API (and, later, the pages)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve", help="启动服务（HTTP API 与页面）。")(serve)
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="监听地址"),
+    port: int = typer.Option(8000, "--port", help="端口"),
+    workers: int = typer.Option(1, "--workers", help="进程数"),
+) -> None:
+    import uvicorn
+
+    typer.echo(f"minsheng 服务：http://{host}:{port}/  （API 文档 /docs，OpenAPI /openapi.json）")
+    uvicorn.run("minsheng.api.app:create_app", factory=True, host=host, port=port,
+                workers=workers, log_level="warning")

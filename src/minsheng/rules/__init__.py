@@ -1,0 +1,1 @@
+"""Policy formulas, one module per topic. Each module registers its calculations on import."""
