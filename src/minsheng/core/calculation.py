@@ -210,12 +210,13 @@ class Calculation:
     topic: str
     default_region: str | None = None
     sources: tuple[str, ...] = ()
+    date_input: str | None = None
 
     def describe(self) -> dict[str, Any]:
         return {
             "name": self.name, "title": self.title, "description": self.description,
             "topic": self.topic, "sources": list(self.sources),
-            "default_region": self.default_region,
+            "default_region": self.default_region, "date_input": self.date_input,
             "inputs": [f.describe() for f in self.inputs],
             "outputs": [f.describe() for f in self.outputs],
         }
@@ -243,16 +244,20 @@ _REGISTRY: dict[str, Calculation] = {}
 
 def calculation(name: str, *, title: str, inputs: list[Field] | tuple[Field, ...] = (),
                 outputs: list[Field] | tuple[Field, ...], description: str = "",
-                default_region: str | None = None,
-                sources: tuple[str, ...] = ()) -> Callable[[Formula], Formula]:
-    """Register a formula as a calculation under ``name`` (a CONTRACT.md name)."""
+                default_region: str | None = None, sources: tuple[str, ...] = (),
+                date_input: str | None = None) -> Callable[[Formula], Formula]:
+    """Register a formula as a calculation under ``name`` (a CONTRACT.md name).
+
+    ``default_region`` is used when no region is given; ``date_input`` names an input
+    (a date or date-time) whose date is used when no ``date`` is given.
+    """
 
     def register(formula: Formula) -> Formula:
         if name in _REGISTRY and _REGISTRY[name].formula is not formula:
             raise ValueError(f"calculation {name} registered twice")
         topic = formula.__module__.rsplit(".", 1)[-1]
         _REGISTRY[name] = Calculation(name, title, description, tuple(inputs), tuple(outputs),
-                                      formula, topic, default_region, sources)
+                                      formula, topic, default_region, sources, date_input)
         return formula
 
     return register
@@ -321,8 +326,12 @@ def run(name: str, *, date: Any, region: Any, inputs: Mapping[str, Any] | None =
             raise InputError("region", "缺少地区代码", "region required")
         region = calc.default_region
     reg = get_region(region, "region")
-    day = parse_date(date, "date")
     parsed = calc.parse_inputs(inputs or {})
+    if (date is None or date == "") and calc.date_input and parsed.get(calc.date_input):
+        date = parsed[calc.date_input]
+    if date is None or date == "":
+        raise InputError("date", "缺少日期", "date required")
+    day = parse_date(date, "date")
     store = store or default_store()
     overrides = store.parse_overrides(parameters or {})
     ctx = Context(day, reg, ParameterView(store, overrides), Trace() if trace else NullTrace())
