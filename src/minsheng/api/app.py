@@ -6,9 +6,9 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
 
 from minsheng import __version__
+from minsheng.api.responses import JSON
 from minsheng.api.routes import calculations
 from minsheng.core.errors import MinshengError
 
@@ -19,16 +19,16 @@ def create_app() -> FastAPI:
         description="民生政策规则即代码：计算、结算与案件办理、批量模拟。"
                     "Rules as code for Chinese livelihood policy.",
         version=__version__,
-        default_response_class=ORJSONResponse,
+        default_response_class=JSON,
     )
 
     @app.exception_handler(MinshengError)
-    async def minsheng_error(_: Request, exc: MinshengError) -> ORJSONResponse:
-        return ORJSONResponse(exc.to_dict(), status_code=exc.status)
+    async def minsheng_error(_: Request, exc: MinshengError) -> JSON:
+        return JSON(exc.to_dict(), status_code=exc.status)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, exc: RequestValidationError) -> ORJSONResponse:
-        return ORJSONResponse(validation_body(exc.errors()), status_code=422)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSON:
+        return JSON(validation_body(exc.errors()), status_code=422)
 
     app.include_router(calculations.router)
     return app

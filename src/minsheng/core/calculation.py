@@ -264,16 +264,12 @@ def calculation(name: str, *, title: str, inputs: list[Field] | tuple[Field, ...
 
 
 @cache
-def _load_rules() -> None:
+def registry() -> dict[str, Calculation]:
+    """Every registered calculation, by name (importing every rules module once)."""
     import minsheng.rules as rules
 
     for info in pkgutil.iter_modules(rules.__path__):
         importlib.import_module(f"minsheng.rules.{info.name}")
-
-
-def registry() -> dict[str, Calculation]:
-    """Every registered calculation, by name (loading every rules module once)."""
-    _load_rules()
     return dict(sorted(_REGISTRY.items()))
 
 

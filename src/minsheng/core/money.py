@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -86,11 +87,11 @@ def parse_ratio(value: object, field: str = "ratio") -> Fraction:
     raise InputError(field, f"不是比例：{value!r}", "not a ratio")
 
 
+@lru_cache(maxsize=4096)
 def format_ratio(ratio: Fraction) -> str:
-    """Format a ratio as a plain decimal when it has one (``Fraction(7, 10) → "0.7"``)."""
+    """Format a ratio as a plain decimal (``Fraction(7, 10) → "0.7"``)."""
     d = Decimal(ratio.numerator) / Decimal(ratio.denominator)
-    text = format(d.normalize(), "f")
-    return text
+    return format(d.normalize(), "f")
 
 
 def div_half_up(numerator: int, denominator: int) -> int:
@@ -127,14 +128,24 @@ def split(total: int, shares: Sequence[Fraction]) -> list[int]:
     parts with the largest remainders (earlier parts first on ties). When every
     ``total × share`` is a whole number of fen, that is exactly what each part gets.
     """
+    _check_shares(tuple(shares))
+    floors: list[int] = []
+    remainders: list[Fraction] = []
+    for s in shares:
+        q, r = divmod(total * s.numerator, s.denominator)
+        floors.append(q)
+        remainders.append(Fraction(r, s.denominator))
+    left = total - sum(floors)
+    if left:
+        order = sorted(range(len(shares)), key=lambda i: (-remainders[i], i))
+        for i in order[:left]:
+            floors[i] += 1
+    return floors
+
+
+@lru_cache(maxsize=1024)
+def _check_shares(shares: tuple[Fraction, ...]) -> None:
     if sum(shares, Fraction(0)) != 1:
         raise ValueError(f"shares must sum to 1, got {sum(shares, Fraction(0))}")
     if any(s < 0 for s in shares):
         raise ValueError("shares must not be negative")
-    exact = [total * s for s in shares]
-    parts = [int(e.numerator // e.denominator) for e in exact]
-    left = total - sum(parts)
-    order = sorted(range(len(shares)), key=lambda i: (-(exact[i] - parts[i]), i))
-    for i in order[:left]:
-        parts[i] += 1
-    return parts

@@ -29,7 +29,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -62,6 +62,10 @@ class Reference:
     note: str = ""
 
     def to_dict(self) -> dict[str, str]:
+        return dict(self._dict)
+
+    @cached_property
+    def _dict(self) -> dict[str, str]:
         d = {"source": self.source, "document": self.document, "clause": self.clause,
              "note": self.note}
         return {k: v for k, v in d.items() if v}
@@ -116,6 +120,10 @@ class Resolved:
     end: dt.date | None = None
 
     def display(self) -> Any:
+        return self._display
+
+    @cached_property
+    def _display(self) -> Any:
         return to_json_value(self.unit, self.value)
 
     def to_dict(self) -> dict[str, Any]:
@@ -236,6 +244,16 @@ def parse_value(unit: str, raw: Any, where: str) -> Any:
     raise InputError(where, f"未知单位 {unit}", f"unknown unit {unit}")
 
 
+class _Loader(yaml.SafeLoader):
+    """A safe loader that leaves dates as text, so a bad date is reported with its key."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 @dataclass(eq=False)
 class ParameterStore:
     """Every declared parameter and its dated values, indexed by name and region."""
@@ -247,7 +265,7 @@ class ParameterStore:
     # -- loading -----------------------------------------------------------------------
     def load_file(self, path: Path | Any, label: str) -> None:
         try:
-            doc = yaml.safe_load(path.read_text("utf-8"))
+            doc = yaml.load(path.read_text("utf-8"), Loader=_Loader)
         except yaml.YAMLError as exc:
             raise ParameterFileError(label, "(YAML)", f"不是有效的 YAML：{exc}") from None
         self.load_document(doc, label)

@@ -114,8 +114,9 @@ def employee_contribution_base(ctx: Context, monthly_wage: int | None) -> dict[s
 
 def _monthly_average_wage(ctx: Context) -> int:
     annual: int = ctx.param("employment.average_wage.annual")
-    return ctx.compute("monthly_average_wage", "月平均工资", "money", div_half_up(annual, 12),
+    monthly: int = ctx.compute("monthly_average_wage", "月平均工资", "money", div_half_up(annual, 12),
                        f"{format_fen(annual)} ÷ 12，四舍五入到分")
+    return monthly
 
 
 @calculation(
