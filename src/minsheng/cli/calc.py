@@ -71,7 +71,7 @@ def _parse_params(items: list[str]) -> dict[str, Any]:
 def show(result: Result) -> None:
     calc = result.calculation
     out.print(f"[bold]{calc.title}[/] ({calc.name})  日期 {result.date}  "
-              f"地区 {result.region.code} {result.region.name}", highlight=False)
+              f"地区 {result.region.code} {result.region.name}", highlight=False, soft_wrap=True)
     table = Table(show_header=True, header_style="bold")
     table.add_column("输出")
     table.add_column("名称")
@@ -80,9 +80,9 @@ def show(result: Result) -> None:
         table.add_row(label, key, value)
     out.print(table)
     for w in result.warnings:
-        out.print(f"[yellow]注意[/]：{w}", highlight=False)
+        out.print(f"[yellow]注意[/]：{w}", highlight=False, soft_wrap=True)
     out.print("[bold]计算过程与出处[/]")
-    out.print(result.explain(), highlight=False, markup=False)
+    out.print(result.explain(), highlight=False, markup=False, soft_wrap=True)
 
 
 def _list(as_json: bool) -> None:

@@ -21,17 +21,17 @@ class CalculationRequest(BaseModel):
 
 
 @router.get("", summary="列出全部计算及其输入输出")
-def list_calculations() -> JSON:
+async def list_calculations() -> JSON:
     return JSON({"calculations": [c.describe() for c in registry().values()]})
 
 
 @router.get("/{name}", summary="一项计算的说明")
-def describe_calculation(name: str) -> JSON:
+async def describe_calculation(name: str) -> JSON:
     return JSON(get_calculation(name).describe())
 
 
 @router.post("/{name}", summary="运行一项计算（输出、警告与带出处的计算过程）")
-def run_calculation(name: str, body: CalculationRequest) -> JSON:
+async def run_calculation(name: str, body: CalculationRequest) -> JSON:
     result = run(name, date=body.date, region=body.region, inputs=body.inputs,
                  parameters=body.parameters)
     return JSON(result.to_json())

@@ -1,0 +1,65 @@
+"""Benchmark: one calculation in process, and over HTTP at concurrency 1 and 16.
+
+Prints one JSON line per measurement. Usage: ``python bench/calc.py [--requests N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _load import load, request_bytes
+from _server import running_server
+from minsheng.core.calculation import run
+
+CASES = [
+    ("resident_fiscal_subsidy", "2021-06-01", "222426", {}),
+    ("employee_contribution_base", "2023-09-01", "220102", {"monthly_wage": "8000.00"}),
+    ("flexible_employment_contribution", "2023-09-01", "220102", {"mode": "single"}),
+]
+
+
+def emit(**fields: object) -> None:
+    print(json.dumps(fields, ensure_ascii=False), flush=True)
+
+
+def in_process(n: int) -> None:
+    for name, date, region, inputs in CASES:
+        run(name, date=date, region=region, inputs=inputs)
+        for with_json in (False, True):
+            start = time.perf_counter()
+            for _ in range(n):
+                result = run(name, date=date, region=region, inputs=inputs)
+                if with_json:
+                    result.to_json()
+            us = (time.perf_counter() - start) / n * 1e6
+            emit(bench="calc_in_process", calculation=name, with_json=with_json, runs=n,
+                 us_per_calculation=round(us, 1))
+
+
+def over_http(base: str, concurrency: int, requests: int) -> None:
+    name, date, region, inputs = CASES[0]
+    url = f"{base}/api/v1/calculations/{name}"
+    request = request_bytes("POST", url, {"date": date, "region": region, "inputs": inputs})
+    load(url, request, concurrency, 100)  # warm up
+    emit(bench="calc_http", calculation=name, **load(url, request, concurrency, requests))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=20000)
+    parser.add_argument("--requests", type=int, default=3200)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+    in_process(args.runs)
+    with running_server("--workers", str(args.workers)) as base:
+        for concurrency in (1, 16):
+            over_http(base, concurrency, args.requests)
+
+
+if __name__ == "__main__":
+    main()
