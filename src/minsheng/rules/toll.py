@@ -23,7 +23,7 @@ PREFIX = "toll.ring_expressway"
 # Which of them get the discount is a parameter (青年路 is excluded there).
 STATIONS = ("长春南", "净月", "长春东", "兴隆山", "远达大街", "长春北", "和平大街", "长春西",
             "汽车厂", "硅谷大街", "青年路")
-STATION_CHOICES = tuple((name, name) for name in STATIONS)
+STATION_CHOICES = tuple((name, f"{name}收费站") for name in STATIONS)
 VEHICLE_KINDS = (("passenger", "载客汽车"), ("other", "其他车辆（货车、专项作业车等）"))
 
 
