@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 
 from minsheng import __version__
+from minsheng.api import service
 from minsheng.api.responses import JSON
 from minsheng.api.routes import calculations
 from minsheng.core.errors import MinshengError
@@ -31,6 +32,7 @@ def create_app() -> FastAPI:
         return JSON(validation_body(exc.errors()), status_code=422)
 
     app.include_router(calculations.router)
+    service.install(app)  # persons, settlements, audit; database migrated on start
     return app
 
 

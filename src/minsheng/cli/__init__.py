@@ -6,7 +6,9 @@ import sys
 
 import typer
 
+from minsheng.cli import audit as audit_cli
 from minsheng.cli import calc, params, serve
+from minsheng.cli import token as token_cli
 from minsheng.cli.common import console_error
 from minsheng.core.errors import MinshengError
 
@@ -20,6 +22,8 @@ app = typer.Typer(
 calc.register(app)
 params.register(app)
 serve.register(app)
+token_cli.register(app)
+audit_cli.register(app)
 
 
 def main() -> None:

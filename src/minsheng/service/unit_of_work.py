@@ -1,0 +1,90 @@
+"""The unit of work: one transaction, with the repositories that work inside it.
+
+The service functions receive a unit of work and never touch a session::
+
+    with uow_factory(write=True) as uow:
+        person = uow.persons.get(psn_no, lock=True)
+        ...
+        uow.commit()
+
+Leaving the block without :meth:`commit` rolls everything back. A writing unit of work
+on SQLite begins with ``BEGIN IMMEDIATE`` (see :mod:`minsheng.service.db`), so writers are
+serialised; on PostgreSQL the person row lock and the audit head lock serialise what
+must be serialised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+
+from sqlalchemy.exc import IntegrityError
+
+from minsheng.core.errors import Conflict
+from minsheng.service.db import Database
+from minsheng.service.repository import (
+    AccumulatorRepository,
+    AuditLog,
+    PersonRepository,
+    SettlementRepository,
+    TokenRepository,
+)
+
+
+class UnitOfWork:
+    persons: PersonRepository
+    settlements: SettlementRepository
+    accumulators: AccumulatorRepository
+    tokens: TokenRepository
+    audit: AuditLog
+
+    def __init__(self, database: Database, *, write: bool = False) -> None:
+        self.database = database
+        self.write = write
+        self.dialect = database.dialect
+
+    def __enter__(self) -> UnitOfWork:
+        self.session = self.database.session(write=self.write)
+        self.persons = PersonRepository(self.session)
+        self.settlements = SettlementRepository(self.session)
+        self.accumulators = AccumulatorRepository(self.session)
+        self.tokens = TokenRepository(self.session)
+        self.audit = AuditLog(self.session)
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        try:
+            self.rollback()
+        finally:
+            self.session.close()
+
+    def commit(self) -> None:
+        self.session.commit()
+
+    def rollback(self) -> None:
+        self.session.rollback()
+
+    def flush(self) -> None:
+        self.session.flush()
+
+
+def commit_or_conflict(uow: UnitOfWork, zh: str, en: str) -> None:
+    """Commit; a unique key taken meanwhile by another transaction is a 409."""
+    try:
+        uow.commit()
+    except IntegrityError:
+        uow.rollback()
+        raise Conflict(zh, en) from None
+
+
+UnitOfWorkFactory = Callable[..., UnitOfWork]
+
+
+def factory(database: Database) -> UnitOfWorkFactory:
+    """``factory(db)(write=True)`` → a new unit of work on ``db``."""
+
+    def make(*, write: bool = False) -> UnitOfWork:
+        return UnitOfWork(database, write=write)
+
+    return make
