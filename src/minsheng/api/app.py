@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from minsheng import __version__
 from minsheng.api import service
 from minsheng.api.responses import JSON
-from minsheng.api.routes import calculations
+from minsheng.api.routes import calculations, settlements_preview
 from minsheng.core.errors import MinshengError
 
 
@@ -32,6 +32,7 @@ def create_app() -> FastAPI:
         return JSON(validation_body(exc.errors()), status_code=422)
 
     app.include_router(calculations.router)
+    app.include_router(settlements_preview.router)
     service.install(app)  # persons, settlements, audit; database migrated on start
     return app
 

@@ -8,6 +8,7 @@ import typer
 
 from minsheng.cli import audit as audit_cli
 from minsheng.cli import calc, params, serve
+from minsheng.cli import settle as settle_cli
 from minsheng.cli import token as token_cli
 from minsheng.cli.common import console_error
 from minsheng.core.errors import MinshengError
@@ -24,6 +25,7 @@ params.register(app)
 serve.register(app)
 token_cli.register(app)
 audit_cli.register(app)
+settle_cli.register(app)
 
 
 def main() -> None:
