@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 EXTRAS := dev,service,batch,web
 
-.PHONY: install run test lint typecheck bench clean
+.PHONY: install run test lint typecheck bench clean browser
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,8 +25,21 @@ lint: install
 typecheck: install
 	$(PY) -m mypy
 
-test: install lint typecheck
+test: install lint typecheck browser
 	$(PY) -m pytest -q
+
+# Browser tests (tests/e2e) drive Debian's Chromium with its Chinese interface and a Chinese font;
+# installed once with apt-get when missing (as root, else with sudo).
+CHROMIUM_FILES := /usr/bin/chromium /usr/lib/chromium/locales/zh-CN.pak /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+browser:
+	@for f in $(CHROMIUM_FILES); do test -e $$f || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Chromium for the browser tests (apt-get) ..."; \
+	  $(SUDO) apt-get update -qq >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-l10n fonts-wqy-microhei >/dev/null; \
+	fi
 
 bench: install
 	$(PY) bench/calc.py

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 
-from minsheng import __version__
+from minsheng import __version__, web
 from minsheng.api import service
 from minsheng.api.responses import JSON
 from minsheng.api.routes import calculations, settlements_preview
@@ -34,6 +34,7 @@ def create_app() -> FastAPI:
     app.include_router(calculations.router)
     app.include_router(settlements_preview.router)
     service.install(app)  # persons, settlements, audit; database migrated on start
+    web.install(app)  # pages in Chinese and /static
     return app
 
 
