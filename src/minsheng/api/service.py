@@ -36,7 +36,8 @@ def install(app: FastAPI) -> None:
     @asynccontextmanager
     async def lifespan(a: Any) -> AsyncIterator[Any]:
         install_log_masking()
-        setattr(app.state, STATE_KEY, get_database())
+        if getattr(app.state, STATE_KEY, None) is None:  # tests may set their own
+            setattr(app.state, STATE_KEY, get_database())
         async with previous(a) as state:
             yield state
         logging.getLogger("minsheng").debug("service stopped")

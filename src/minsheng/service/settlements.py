@@ -41,7 +41,7 @@ from minsheng.service.auth import (
 )
 from minsheng.service.models import Settlement
 from minsheng.service.persons import categories_on, parse_psn_no
-from minsheng.service.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from minsheng.service.unit_of_work import DuplicateKey, UnitOfWork, UnitOfWorkFactory
 
 REPORTED_TOTALS = ("medfee_sumamt", "hifp_pay", "hifmi_pay", "maf_pay", "fund_pay_sumamt",
                    "psn_part_amt")
@@ -104,7 +104,7 @@ def settle(uow_factory: UnitOfWorkFactory, principal: Principal,
                          if v != before.get(f, 0)}
         amounts = result.amounts
         stamp = now()
-        uow.settlements.add(Settlement(
+        settlement = Settlement(
             setl_id=claim.setl_id, psn_no=person.psn_no, setl_time=claim.setl_time,
             year=year, insutype=person.insutype, region=person.region,
             categories=",".join(categories), med_type=claim.med_type, hosp_lv=claim.hosp_lv,
@@ -117,23 +117,20 @@ def settle(uow_factory: UnitOfWorkFactory, principal: Principal,
             request_hash=digest, reply=body.decode("utf-8"),
             trace=orjson.dumps(result.trace).decode("utf-8"),
             contributions=canonical_json(contributions), status="settled",
-            settled_at=stamp, settled_by=principal.actor))
-        uow.accumulators.add(person.psn_no, year, contributions, before)
-        uow.flush()
-        uow.audit.append(principal.actor, "settlement.created", "settlement", claim.setl_id,
-                         canonical_json({"psn_no": person.psn_no,
-                                         "setl_time": claim.setl_time.isoformat(),
-                                         "request_hash": digest,
-                                         **{k: format_fen(v) for k, v in amounts.items()}}))
+            settled_at=stamp, settled_by=principal.actor)
         try:
-            uow.commit()
-        except Exception as exc:  # a setl_id taken meanwhile for another person
-            from sqlalchemy.exc import IntegrityError
-
-            if not isinstance(exc, IntegrityError):
-                raise
-            uow.rollback()
+            uow.settlements.add(settlement)
+            uow.flush()  # a setl_id taken meanwhile (for another person) fails here
+        except DuplicateKey:
+            pass
         else:
+            uow.accumulators.add(person.psn_no, year, contributions, before)
+            uow.audit.append(principal.actor, "settlement.created", "settlement", claim.setl_id,
+                             canonical_json({"psn_no": person.psn_no,
+                                             "setl_time": claim.setl_time.isoformat(),
+                                             "request_hash": digest,
+                                             **{k: format_fen(v) for k, v in amounts.items()}}))
+            uow.commit()
             return SettleReply(body, False, claim.setl_id)
     with uow_factory() as uow:
         existing = uow.settlements.get(claim.setl_id)

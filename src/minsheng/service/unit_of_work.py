@@ -31,6 +31,10 @@ from minsheng.service.repository import (
 )
 
 
+class DuplicateKey(Exception):
+    """A row with this key was written meanwhile by another transaction."""
+
+
 class UnitOfWork:
     persons: PersonRepository
     settlements: SettlementRepository
@@ -60,21 +64,29 @@ class UnitOfWork:
             self.session.close()
 
     def commit(self) -> None:
-        self.session.commit()
+        """Commit; a unique key taken meanwhile by another transaction is :class:`DuplicateKey`."""
+        try:
+            self.session.commit()
+        except IntegrityError as exc:
+            self.session.rollback()
+            raise DuplicateKey(str(exc.orig)) from None
 
     def rollback(self) -> None:
         self.session.rollback()
 
     def flush(self) -> None:
-        self.session.flush()
+        try:
+            self.session.flush()
+        except IntegrityError as exc:
+            self.session.rollback()
+            raise DuplicateKey(str(exc.orig)) from None
 
 
 def commit_or_conflict(uow: UnitOfWork, zh: str, en: str) -> None:
     """Commit; a unique key taken meanwhile by another transaction is a 409."""
     try:
         uow.commit()
-    except IntegrityError:
-        uow.rollback()
+    except DuplicateKey:
         raise Conflict(zh, en) from None
 
 

@@ -1,0 +1,137 @@
+"""Kill -9 under load: every acknowledged settlement survives, and the accumulators equal
+the sum of the settlements on record (nothing half-written).
+
+The real server (``minsheng serve``) runs as a subprocess on a free port; clients settle
+claims over HTTP until the server is killed with SIGKILL, then it is started again.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from service_helpers import claim_body, new_database_url, person_body, token, uid
+
+from minsheng.service.audit_trail import verify_chain
+from minsheng.service.db import Database
+from minsheng.service.unit_of_work import UnitOfWork
+
+pytestmark = pytest.mark.slow
+
+CLIENTS = 8
+PERSONS = 3
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def server(url: str, cwd: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "minsheng", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env={**os.environ, "MINSHENG_DATABASE_URL": url}, cwd=cwd,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/api/v1/calculations", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"server did not start: {proc.stderr.read() if proc.stderr else ''}")
+            time.sleep(0.1)
+        yield proc, base
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=20)
+
+
+@pytest.fixture
+def crash_database(backend: str, tmp_path: Path) -> Iterator[tuple[str, Database]]:
+    url, remove = new_database_url(backend, tmp_path)
+    db = Database(url, pool_size=2)
+    db.migrate()
+    yield url, db
+    db.dispose()
+    remove()
+
+
+def test_every_acknowledged_settlement_survives_a_kill_9(
+        crash_database: tuple[str, Database], tmp_path: Path) -> None:
+    url, db = crash_database
+    headers = token(db, "admin")
+    people = [uid("P") for _ in range(PERSONS)]
+    acknowledged: dict[str, bytes] = {}
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    with server(url, tmp_path) as (proc, base):
+        for psn_no in people:
+            r = httpx.post(f"{base}/api/v1/persons", json=person_body(
+                psn_no, categories=["minimum_allowance"]), headers=headers)
+            assert r.status_code == 201, r.text
+
+        def load(i: int) -> None:
+            with httpx.Client(base_url=base, headers=headers, timeout=10) as c:
+                n = 0
+                while not stop.is_set():
+                    claim = claim_body(f"S{i}-{n}-{uid()}", people[(i + n) % PERSONS],
+                                       total="30000.00")
+                    n += 1
+                    try:
+                        r = c.post("/api/v1/settlements", json=claim)
+                    except httpx.TransportError:
+                        return
+                    if r.status_code == 200:
+                        with lock:
+                            acknowledged[claim["setl_id"]] = r.content
+
+        threads = [threading.Thread(target=load, args=(i,)) for i in range(CLIENTS)]
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 20
+        while len(acknowledged) < 40 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        stop.set()
+        for t in threads:
+            t.join(timeout=20)
+    assert len(acknowledged) >= 40
+
+    with server(url, tmp_path) as (_, base), \
+            httpx.Client(base_url=base, headers=headers, timeout=10) as c:
+        for setl_id, body in acknowledged.items():
+            r = c.get(f"/api/v1/settlements/{setl_id}")
+            assert r.status_code == 200, setl_id
+            assert r.json()["status"] == "settled"
+            assert r.json()["outputs"] == httpx.Response(200, content=body).json()
+        totals: dict[str, Any] = {p: c.get(f"/api/v1/persons/{p}/accumulators",
+                                           params={"year": 2023}).json() for p in people}
+    with UnitOfWork(db) as uow:
+        for psn_no in people:
+            on_record = uow.settlements.for_person(psn_no, 2023)
+            stored = uow.accumulators.get(psn_no, 2023)
+            for name in ("medfee_sumamt", "hifp_pay", "hifmi_pay", "maf_pay", "psn_part_amt"):
+                assert stored[name] == sum(getattr(s, name) for s in on_record)
+            assert totals[psn_no]["claims"] == len(on_record)
+    assert verify_chain(UnitOfWork(db)).ok
