@@ -72,6 +72,7 @@ def test_the_calculator_form_works_without_javascript(browser: Any, server: str)
 
 def test_an_unknown_region_is_shown_beside_the_region_field_and_the_values_are_kept(page: Any, screenshot: Any) -> None:
     page.goto(SUBSIDY)
+    page.evaluate("window.notReloaded = true")
     page.get_by_label("计算日期").fill("2021-06-01")
     page.get_by_label("地区").fill("999999")
     page.get_by_label("参保人数").fill("一百")
@@ -87,6 +88,13 @@ def test_an_unknown_region_is_shown_beside_the_region_field_and_the_values_are_k
     expect(page.get_by_role("alert")).to_contain_text("请修改以下内容")
     expect(page.locator('[data-output="central"]')).to_have_count(0)
     screenshot(page, "subsidy-errors")
+
+    page.get_by_label("地区").fill("安图县 222426")  # corrected in the swapped-in form
+    page.get_by_label("参保人数").fill("")
+    page.get_by_role("button", name="计算").click()
+    expect(page.locator('[data-output="central"]')).to_have_text("464.00")
+    expect(page.locator(".error")).to_have_count(0)
+    assert page.evaluate("window.notReloaded === true"), "the swapped-in form posts with HTMX too"
 
 
 def test_a_date_with_no_encoded_policy_names_the_parameter_region_and_date_at_the_top(page: Any) -> None:
