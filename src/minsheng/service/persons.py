@@ -15,8 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from minsheng.core.categories import CATEGORIES, category_key
-from minsheng.core.dates import parse_date
+from minsheng.core.categories import CATEGORIES
 from minsheng.core.errors import Conflict, InputError, NotFound
 from minsheng.core.regions import get_region
 from minsheng.core.resident_id import mask_certno, validate_certno
@@ -24,28 +23,18 @@ from minsheng.service.audit import canonical_json, now
 from minsheng.service.auth import PERSON_READ, PERSON_WRITE, Principal
 from minsheng.service.models import Person, PersonCategory
 from minsheng.service.unit_of_work import UnitOfWork, commit_or_conflict
+from minsheng.settle import parse as settle_parse
+from minsheng.settle.parse import Holding
 
 INSUTYPES = {"390": "城乡居民基本医疗保险", "310": "职工基本医疗保险"}
 PERSON_FIELDS = ("psn_no", "insutype", "region", "categories", "psn_name", "certno")
 _PSN_NO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,31}$")
 
 
-@dataclass(frozen=True)
-class Holding:
-    """An assistance category held from ``valid_from`` to ``valid_to`` (None: no limit)."""
-
-    category: str
-    valid_from: dt.date | None = None
-    valid_to: dt.date | None = None
-
-    def held_on(self, day: dt.date) -> bool:
-        return ((self.valid_from is None or self.valid_from <= day)
-                and (self.valid_to is None or day <= self.valid_to))
-
-    def to_json(self) -> dict[str, Any]:
-        return {"category": self.category, "name": CATEGORIES[self.category],
-                "valid_from": self.valid_from.isoformat() if self.valid_from else None,
-                "valid_to": self.valid_to.isoformat() if self.valid_to else None}
+def holding_json(h: Holding) -> dict[str, Any]:
+    return {"category": h.category, "name": CATEGORIES[h.category],
+            "valid_from": h.valid_from.isoformat() if h.valid_from else None,
+            "valid_to": h.valid_to.isoformat() if h.valid_to else None}
 
 
 @dataclass(frozen=True)
@@ -77,33 +66,10 @@ def parse_insutype(raw: object, field: str = "insutype") -> str:
 
 
 def parse_holdings(raw: object, field: str = "categories") -> tuple[Holding, ...]:
+    """Keys or Chinese names, or ``{"category", "valid_from", "valid_to"}`` (a list)."""
     if not isinstance(raw, list):
         raise InputError(field, "应为救助对象类别列表", "expected a list of categories")
-    holdings: list[Holding] = []
-    for i, item in enumerate(raw):
-        where = f"{field}[{i}]"
-        if isinstance(item, str):
-            holdings.append(Holding(category_key(item, where)))
-            continue
-        if not isinstance(item, dict):
-            raise InputError(where, "类别应为文本或 {category, valid_from, valid_to}",
-                             "a category is a key or {category, valid_from, valid_to}")
-        for key in item:
-            if key not in ("category", "valid_from", "valid_to"):
-                raise InputError(f"{where}.{key}", "未知字段（可用：category、valid_from、valid_to）",
-                                 "unknown field")
-        if not isinstance(item.get("category"), str):
-            raise InputError(f"{where}.category", "缺少类别", "category missing")
-        key = category_key(item["category"], f"{where}.category")
-        start = (parse_date(item["valid_from"], f"{where}.valid_from")
-                 if item.get("valid_from") not in (None, "") else None)
-        end = (parse_date(item["valid_to"], f"{where}.valid_to")
-               if item.get("valid_to") not in (None, "") else None)
-        if start is not None and end is not None and end < start:
-            raise InputError(f"{where}.valid_to", "有效期止不能早于有效期起",
-                             "valid_to is before valid_from")
-        holdings.append(Holding(key, start, end))
-    return tuple(holdings)
+    return settle_parse.parse_holdings(raw, field)
 
 
 def parse_person(raw: Mapping[str, Any], *, psn_no: str | None = None) -> PersonInput:
@@ -159,7 +125,7 @@ def person_json(person: Person, viewer: Principal) -> dict[str, Any]:
         "region": person.region, "region_name": region.name,
         "psn_name": person.psn_name,
         "certno": person.certno if viewer.sees_certno else mask_certno(person.certno),
-        "categories": [h.to_json() for h in holdings(person)],
+        "categories": [holding_json(h) for h in holdings(person)],
         "created_at": person.created_at.isoformat(timespec="seconds"),
         "updated_at": person.updated_at.isoformat(timespec="seconds"),
     }
@@ -168,7 +134,7 @@ def person_json(person: Person, viewer: Principal) -> dict[str, Any]:
 def _audit_view(data: PersonInput) -> dict[str, Any]:
     return {"psn_no": data.psn_no, "insutype": data.insutype, "region": data.region,
             "psn_name": data.psn_name, "certno": mask_certno(data.certno),
-            "categories": [h.to_json() for h in data.categories]}
+            "categories": [holding_json(h) for h in data.categories]}
 
 
 def _apply(person: Person, data: PersonInput) -> None:

@@ -58,7 +58,7 @@ class SettleReply:
 
 
 def request_hash(claim: kernel.Claim) -> str:
-    return hashlib.sha256(canonical_json(claim.canonical()).encode()).hexdigest()
+    return hashlib.sha256(canonical_json(kernel.canonical(claim)).encode()).hexdigest()
 
 
 def _replay(existing: Settlement, digest: str, principal: Principal) -> SettleReply:
