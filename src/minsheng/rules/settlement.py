@@ -113,7 +113,7 @@ ACCUMULATOR_FIELDS: tuple[str, ...] = (
 
 BASIC_BASE = tuple(f"basic_base_{g}_lv{lv}" for g in GROUPS for lv in range(4))
 BASIC_UNCAPPED = tuple(f"basic_uncapped_{g}" for g in GROUPS)
-CHUNK = 1 << 16
+CHUNK = 1 << 13
 HALF = SCALE // 2
 
 __all__ = [
@@ -200,10 +200,14 @@ def _first_bad(bad: Bools, name: str, zh: str, en: str) -> None:
         raise InputError(f"claims[{int(where[0])}].{name}", zh, en)
 
 
+_YEAR_STARTS = (np.arange(1900, 2201) - 1970).astype("datetime64[Y]").astype(
+    "datetime64[D]").astype(np.int64)
+
+
 def year_of(day: I64) -> I64:
-    """Calendar year of day numbers (days since 1970-01-01)."""
-    years = np.asarray(day, np.int64).astype("datetime64[D]").astype("datetime64[Y]")
-    return years.astype(np.int64) + 1970
+    """Calendar year of day numbers (days since 1970-01-01; years 1900–2200)."""
+    out: I64 = np.searchsorted(_YEAR_STARTS, day, side="right").astype(np.int64) + 1899
+    return out
 
 
 def settlement_order(person: I64, setl_time: npt.NDArray[Any], setl_id: Sequence[str]) -> Index:
@@ -384,6 +388,7 @@ def settle(claims: Claims, params: ClaimParameters, before: Accumulators | None 
     year = year_of(claims.day)
     first = _segment_starts(claims.person, year)
     seg_person, seg_year = claims.person[first], year[first]
+    fresh = before is None
     if before is None:
         before = Accumulators.zeros(seg_person, seg_year)
     else:
@@ -394,7 +399,7 @@ def settle(claims: Claims, params: ClaimParameters, before: Accumulators | None 
         seg[first[1:]] = 1
         seg = np.cumsum(seg)
     after = Accumulators(seg_person.copy(), seg_year.copy(),
-                         {k: v.copy() for k, v in before.columns.items()})
+                         {k: np.empty(nseg, np.int64) for k in ACCUMULATOR_FIELDS})
     out = {name: np.zeros(n, np.int64) for name in
            (*Settlement.OUTPUTS, "basic_cap_left", "critical_cap_left", "assistance_cap_left")}
     details = {name: np.zeros(n, np.int64) for name in DETAIL_FIELDS} if detail else None
@@ -404,7 +409,7 @@ def settle(claims: Claims, params: ClaimParameters, before: Accumulators | None 
     for a, b in itertools.pairwise(bounds):
         sa, sb = int(seg[a]), int(seg[b - 1]) + 1
         _settle_chunk(claims, params, a, b, seg[a:b] - sa, first[sa:sb] - a,
-                      before, after, sa, sb, out, details)
+                      None if fresh else before, after, sa, sb, out, details)
     if nseg and int(after.columns["medfee_sumamt"].max()) > MAX_FEN:
         raise InputError("claims", "一人一年累计医疗费过大，无法结算", "cumulative amount too large")
     return Settlement(**out, segment=seg, before=before, after=after, details=details)
@@ -423,83 +428,117 @@ def _check_before(before: Accumulators, person: I64, year: I64) -> None:
             raise InputError(f"accumulators.{k}", "累计值超出范围", "accumulator out of range")
 
 
-def _grouped_before(x: I64, seg: I64, group: I64, ngroups: int, init: I64) -> I64:
-    """Exclusive cumulative sum of ``x`` per (segment, group), plus ``init[seg, group]``."""
+def _grouped(x: I64, seg: I64, group: I64, ngroups: int, nseg: int, init: I64 | None
+             ) -> tuple[I64, I64]:
+    """Per (segment, group): the exclusive cumulative sum of ``x`` plus ``init[seg, group]``
+    (``None``: zero) for each claim, and the sums (``nseg × ngroups``)."""
+    m = len(x)
     order = np.argsort(group.astype(np.uint8), kind="stable")
     xs = x[order]
-    key = seg[order] * ngroups + group[order]
-    excl = np.cumsum(xs) - xs
-    new = np.empty(len(x), np.bool_)
-    if len(x):
-        new[0] = True
-        new[1:] = key[1:] != key[:-1]
-    run = np.cumsum(new) - 1
-    res = excl - excl[new][run] + init.ravel()[key]
+    key = (seg * ngroups + group)[order]
+    c = np.cumsum(xs)
+    excl = c - xs
+    new = np.empty(m, np.bool_)
+    new[0] = True
+    np.not_equal(key[1:], key[:-1], out=new[1:])
+    first = np.flatnonzero(new)
+    base = excl[first]
+    res = excl - base[np.cumsum(new) - 1]
+    if init is not None:
+        res += init.ravel()[key]
     out = np.empty_like(x)
     out[order] = res
-    return out
+    sums = np.zeros(nseg * ngroups, np.int64)
+    sums[key[first]] = c[_ends(first, m)] - base
+    return out, sums.reshape(nseg, ngroups)
 
 
-def _seg_before(x: I64, seg: I64, starts: Index, init: I64) -> I64:
-    """Exclusive cumulative sum of ``x`` per segment, plus ``init[seg]``."""
-    excl = np.cumsum(x) - x
-    out: I64 = excl - excl[starts][seg] + init[seg]
-    return out
+def _ends(first: Index, m: int) -> Index:
+    """The last index of each run, given the first index of each run."""
+    ends = np.empty(len(first), np.intp)
+    ends[:-1] = first[1:] - 1
+    ends[-1] = m - 1
+    return ends
+
+
+def _segmented(x: I64, seg: I64, starts: Index, init: I64 | None) -> tuple[I64, I64]:
+    """Per segment: the exclusive cumulative sum of ``x`` plus ``init[seg]``, and the sums."""
+    c = np.cumsum(x)
+    excl = c - x
+    base = excl[starts]
+    out: I64 = excl - base[seg]
+    if init is not None:
+        out += init[seg]
+    sums: I64 = c[_ends(starts, len(x))] - base
+    return out, sums
+
+
+_GROUP = np.zeros(256, np.int64)
+_GROUP[14], _GROUP[21] = 1, 2
 
 
 def _settle_chunk(claims: Claims, params: ClaimParameters, a: int, b: int, ls: I64,
-                  starts: Index, before: Accumulators, after: Accumulators, sa: int, sb: int,
-                  out: dict[str, I64], details: dict[str, I64] | None) -> None:
+                  starts: Index, before: Accumulators | None, after: Accumulators, sa: int,
+                  sb: int, out: dict[str, I64], details: dict[str, I64] | None) -> None:
     tb = params.tables
+    m = b - a
     nseg = sb - sa
-    bcol, acol = before.columns, after.columns
-    total = claims.medfee_sumamt[a:b]
-    inscp = (total - claims.fulamt_ownpay_amt[a:b] - claims.preselfpay_amt[a:b]
-             - claims.overlmt_selfpay[a:b])
-    mt = claims.med_type[a:b]
-    grp = (mt != 11).astype(np.int64) + (mt == 21)
-    gl = grp * 4 + claims.hosp_lv[a:b]
+    acol = after.columns
+    ss = slice(sa, sb)
+
+    def init(names: tuple[str, ...]) -> I64 | None:
+        if before is None:
+            return None
+        return np.stack([before.columns[k][ss] for k in names], axis=1)
+
+    def init1(name: str) -> I64 | None:
+        return None if before is None else before.columns[name][ss]
+
+    sl = slice(a, b)
+    total = claims.medfee_sumamt[sl]
+    inscp = (total - claims.fulamt_ownpay_amt[sl] - claims.preselfpay_amt[sl]
+             - claims.overlmt_selfpay[sl])
+    grp = _GROUP[claims.med_type[sl].view(np.uint8)]
+    gl = grp * 4 + claims.hosp_lv[sl]
 
     # tier 1: basic insurance pooling fund
-    brow = params.basic_row[a:b]
+    brow = params.basic_row[sl]
     d1 = tb.basic_deductible[brow]
-    per_year = tb.basic_per_year[brow]
-    eligible1 = np.maximum(inscp - d1, 0)
-    cum_r = None
-    if per_year.any() or details is not None:
-        init12 = np.stack([bcol[k][sa:sb] for k in BASIC_BASE], axis=1)
-        cum_r = _grouped_before(inscp, ls, gl, 12, init12)
-        eligible1 = np.where(per_year, deductible_block(inscp, cum_r, d1), eligible1)
+    cum_r, sums12 = _grouped(inscp, ls, gl, 12, nseg, init(BASIC_BASE))
+    eligible1 = np.where(tb.basic_per_year[brow], deductible_block(inscp, cum_r, d1),
+                         np.maximum(inscp - d1, 0))
     u1 = mul_scaled(eligible1, tb.basic_ratio[brow])
-    init3 = np.stack([bcol[k][sa:sb] for k in BASIC_UNCAPPED], axis=1)
-    cum_u1 = _grouped_before(u1, ls, grp, 3, init3)
+    cum_u1, sums3 = _grouped(u1, ls, grp, 3, nseg, init(BASIC_UNCAPPED))
     cap1 = tb.basic_cap[brow]
     hifp = cap_block(u1, cum_u1, cap1)
     s1 = inscp - hifp
 
     # tier 2: critical-illness insurance (residents' chronic and inpatient claims)
-    crow = params.critical_row[a:b]
+    crow = params.critical_row[sl]
     need2 = crow > 0
-    x2 = np.where(need2, s1, 0)
-    cum_s1 = _seg_before(x2, ls, starts, bcol["critical_base"][sa:sb])
-    hifmi = np.zeros(b - a, np.int64)
-    room2 = np.full(b - a, -1, np.int64)
+    x2 = s1 * need2
+    cum_s1, sum_s1 = _segmented(x2, ls, starts, init1("critical_base"))
+    hifmi = np.zeros(m, np.int64)
+    room2 = np.full(m, -1, np.int64)
     i2 = np.flatnonzero(need2)
     b_before = b_after = None
     if i2.size:
         rows2 = crow[i2].astype(np.int64)
-        b_before = critical_benefit(tb, rows2, cum_s1[i2])
-        b_after = critical_benefit(tb, rows2, cum_s1[i2] + x2[i2])
+        y0 = cum_s1[i2]
+        b_before = critical_benefit(tb, rows2, y0)
+        b_after = critical_benefit(tb, rows2, y0 + x2[i2])
         hifmi[i2] = b_after - b_before
         room2[i2] = np.where(tb.critical_has_cap[rows2], tb.critical_cap[rows2] - b_after, -1)
     s2 = s1 - hifmi
 
     # tier 3: medical assistance (chronic and inpatient claims)
-    x3 = np.where(grp > 0, s2, 0)
-    cum_s2 = _seg_before(x3, ls, starts, bcol["assistance_base"][sa:sb])
-    arow = params.assistance_row[a:b]
-    u3 = np.zeros(b - a, np.int64)
-    i3 = np.flatnonzero(arow > 0)
+    x3 = s2 * (grp > 0)
+    cum_s2, sum_s2 = _segmented(x3, ls, starts, init1("assistance_base"))
+    arow = params.assistance_row[sl]
+    i3 = np.flatnonzero(arow)
+    u3 = np.zeros(m, np.int64)
+    maf = np.zeros(m, np.int64)
+    room3 = np.full(m, -1, np.int64)
     parts3 = None
     if i3.size:
         rows3 = arow[i3].astype(np.int64)
@@ -509,14 +548,17 @@ def _settle_chunk(claims: Claims, params: ClaimParameters, a: int, b: int, ls: I
         d3 = tb.assistance_deductible[rows3]
         e3, p3, u3[i3] = assistance_block(
             x3[i3], cum_s2[i3], inscp[i3], hifp[i3], hifmi[i3], inpatient,
-            claims.in_province[a:b][i3], d3, ratio3, tb.assistance_topup[rows3])
-        parts3 = (rows3, d3, ratio3, e3, p3)
-    cum_u3 = _seg_before(u3, ls, starts, bcol["assistance_uncapped"][sa:sb])
-    cap3 = tb.assistance_cap[arow]
-    maf = cap_block(u3, cum_u3, cap3)
+            claims.in_province[sl][i3], d3, ratio3, tb.assistance_topup[rows3])
+        parts3 = (d3, ratio3, e3, p3)
+    cum_u3, sum_u3 = _segmented(u3, ls, starts, init1("assistance_uncapped"))
+    cap3 = None
+    if i3.size:
+        cap3 = tb.assistance_cap[rows3]
+        after3 = cum_u3[i3] + u3[i3]
+        maf[i3] = np.minimum(after3, cap3) - np.minimum(cum_u3[i3], cap3)
+        room3[i3] = np.where(tb.assistance_has_cap[rows3], cap3 - np.minimum(after3, cap3), -1)
 
     fund = hifp + hifmi + maf
-    sl = slice(a, b)
     out["inscp_scp_amt"][sl] = inscp
     out["hifp_pay"][sl] = hifp
     out["hifmi_pay"][sl] = hifmi
@@ -527,30 +569,27 @@ def _settle_chunk(claims: Claims, params: ClaimParameters, a: int, b: int, ls: I
     out["basic_cap_left"][sl] = np.where(tb.basic_has_cap[brow],
                                          cap1 - np.minimum(cum_u1 + u1, cap1), -1)
     out["critical_cap_left"][sl] = room2
-    out["assistance_cap_left"][sl] = np.where(tb.assistance_has_cap[arow],
-                                              cap3 - np.minimum(cum_u3 + u3, cap3), -1)
+    out["assistance_cap_left"][sl] = room3
 
     # accumulators after: before + this chunk's sums per person-year
-    def add(name: str, x: I64) -> None:
-        acol[name][sa:sb] += np.add.reduceat(x, starts)
-
-    for name, x in (("critical_base", x2), ("assistance_base", x3),
-                    ("assistance_uncapped", u3), ("medfee_sumamt", total),
-                    ("inscp_scp_amt", inscp), ("hifp_pay", hifp), ("hifmi_pay", hifmi),
-                    ("maf_pay", maf), ("psn_part_amt", total - fund)):
-        add(name, x)
-    # per-(person-year, group) sums stay below 2**53, so float bincount is exact
-    sums12 = np.bincount(ls * 12 + gl, weights=inscp, minlength=nseg * 12)
-    sums12 = np.rint(sums12).astype(np.int64).reshape(nseg, 12)
-    for j, name in enumerate(BASIC_BASE):
-        acol[name][sa:sb] += sums12[:, j]
-    sums3 = np.bincount(ls * 3 + grp, weights=u1, minlength=nseg * 3)
-    sums3 = np.rint(sums3).astype(np.int64).reshape(nseg, 3)
-    for j, name in enumerate(BASIC_UNCAPPED):
-        acol[name][sa:sb] += sums3[:, j]
+    sums: dict[str, I64] = {name: sums12[:, j] for j, name in enumerate(BASIC_BASE)}
+    sums.update({name: sums3[:, j] for j, name in enumerate(BASIC_UNCAPPED)})
+    sums["critical_base"] = sum_s1
+    sums["assistance_base"] = sum_s2
+    sums["assistance_uncapped"] = sum_u3
+    sums["inscp_scp_amt"] = sums12.sum(axis=1)
+    for name, x in (("medfee_sumamt", total), ("hifp_pay", hifp), ("hifmi_pay", hifmi),
+                    ("maf_pay", maf)):
+        sums[name] = np.add.reduceat(x, starts)
+    sums["psn_part_amt"] = (sums["medfee_sumamt"] - sums["hifp_pay"] - sums["hifmi_pay"]
+                            - sums["maf_pay"])
+    for name, value in sums.items():
+        if before is None:
+            acol[name][ss] = value
+        else:
+            acol[name][ss] = before.columns[name][ss] + value
 
     if details is not None:
-        assert cum_r is not None
         d = details
         d["basic_deductible"][sl] = d1
         d["basic_cum_before"][sl] = cum_r
@@ -565,12 +604,12 @@ def _settle_chunk(claims: Claims, params: ClaimParameters, a: int, b: int, ls: I
             d["critical_benefit_after"][a + i2] = b_after
         d["assistance_base"][sl] = x3
         d["assistance_cum_before"][sl] = cum_s2
-        if parts3 is not None:
-            _, d3, ratio3, e3, p3 = parts3
+        if parts3 is not None and cap3 is not None:
+            d3, ratio3, e3, p3 = parts3
             d["assistance_deductible"][a + i3] = d3
             d["assistance_ratio"][a + i3] = ratio3
             d["assistance_eligible"][a + i3] = e3
             d["assistance_plain"][a + i3] = p3
+            d["assistance_cap"][a + i3] = cap3
         d["assistance_uncapped"][sl] = u3
         d["assistance_uncapped_before"][sl] = cum_u3
-        d["assistance_cap"][sl] = cap3

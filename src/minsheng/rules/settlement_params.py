@@ -371,15 +371,16 @@ def _region_tables() -> tuple[npt.NDArray[np.int16], tuple[str, ...]]:
     return lut, codes
 
 
-def region_index(region: I64) -> npt.NDArray[np.int16]:
+def region_index(region: I64, offset: int = 0) -> npt.NDArray[np.int64]:
     """Dense indices of 6-digit region codes; an unknown code is an error naming it."""
     lut, _ = _region_tables()
     inside = (region >= 0) & (region < 1_000_000)
-    idx = np.where(inside, lut[np.where(inside, region, 0)], -1).astype(np.int16)
+    idx = lut[np.where(inside, region, 0)].astype(np.int64)
+    idx[~inside] = -1
     bad = np.flatnonzero(idx < 0)
     if bad.size:
         i = int(bad[0])
-        raise InputError(f"claims[{i}].region", f"未知的地区代码 {int(region[i]):06d}",
+        raise InputError(f"claims[{offset + i}].region", f"未知的地区代码 {int(region[i]):06d}",
                          f"unknown region code {int(region[i]):06d}")
     return idx
 
@@ -398,24 +399,25 @@ def period_breaks(view: ParameterView) -> I64:
     return np.array(sorted(days), np.int64)
 
 
-def _distinct(key: I64, size: int, day: I64) -> tuple[I64, I64]:
-    """The distinct values of ``key`` (all in ``[0, size)``) and one claim day for each."""
-    present = np.zeros(size, np.bool_)
-    present[key] = True
-    rep = np.zeros(size, np.int64)
-    rep[key] = day
-    keys = np.flatnonzero(present).astype(np.int64)
-    return keys, rep[keys]
-
-
 class _Resolver:
+    """Reads terms on demand, remembering the row of each (region, period, …) key."""
+
     def __init__(self, view: ParameterView) -> None:
         self.view = view
         self.contexts: dict[str, Context] = {}
         _, self.codes = _region_tables()
+        self.breaks = period_breaks(view)
+        self.periods = len(self.breaks) + 1
+        size = len(self.codes) * self.periods
+        self.basic: list[BasicTerms] = []
+        self.critical: list[CriticalTerms] = [NO_CRITICAL]
+        self.assistance: list[AssistanceTerms] = [NO_ASSISTANCE]
+        self.basic_of = np.full(size * 24, -1, np.int32)
+        self.critical_of = np.full(size * 2, -1, np.int32)
+        self.assistance_of = np.full(size * (len(PRIORITY) + 1), -1, np.int32)
 
-    def ctx(self, region_idx: int) -> Context:
-        code = self.codes[region_idx]
+    def ctx(self, rp: int) -> Context:
+        code = self.codes[rp // self.periods]
         ctx = self.contexts.get(code)
         if ctx is None:
             ctx = Context(EPOCH, get_region(code), self.view, NullTrace())
@@ -430,10 +432,68 @@ class _Resolver:
                     seen.append(w)
         return seen
 
+    def rows(self, table: npt.NDArray[np.int32], key: I64, day: I64, read: Any
+             ) -> npt.NDArray[np.int32]:
+        """Rows of ``key``; unseen keys are read (``read(key, day)`` appends a row)."""
+        rows = table[key]
+        missing = rows < 0
+        if missing.any():
+            keys, first = np.unique(key[missing], return_index=True)
+            days = day[missing][first]
+            for k, d in zip(keys.tolist(), days.tolist(), strict=True):
+                table[k] = read(k, number_day(d))
+            rows = table[key]
+        return rows
+
+    def read_basic(self, k: int, day: dt.date) -> int:
+        rest, level = divmod(k, 4)
+        rest, g = divmod(rest, 3)
+        rp, res = divmod(rest, 2)
+        self.basic.append(read_basic(self.ctx(rp), day, "390" if res else "310", GROUPS[g],
+                                     level))
+        return len(self.basic) - 1
+
+    def read_critical(self, k: int, day: dt.date) -> int:
+        rp, tilt = divmod(k, 2)
+        self.critical.append(read_critical(self.ctx(rp), day, bool(tilt)))
+        return len(self.critical) - 1
+
+    def read_assistance(self, k: int, day: dt.date) -> int:
+        rp, c = divmod(k, len(PRIORITY) + 1)
+        self.assistance.append(read_assistance(self.ctx(rp), day, PRIORITY[c - 1]))
+        return len(self.assistance) - 1
+
+    def chunk(self, offset: int, region: I64, day: I64, resident: Bools,
+              med_type: npt.NDArray[np.int8], hosp_lv: npt.NDArray[np.int8],
+              categories: npt.NDArray[np.uint16]
+              ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32], npt.NDArray[np.int32]]:
+        rp = region_index(region, offset) * self.periods + np.searchsorted(
+            self.breaks, day, side="right")
+        group = _group_of(med_type, offset)
+        basic = self.rows(self.basic_of, ((rp * 2 + resident) * 3 + group) * 4 + hosp_lv, day,
+                          self.read_basic)
+        # tier 2: residents' chronic and inpatient claims, by (region, period, tilt)
+        need = resident & (group > 0)
+        critical = np.zeros(len(day), np.int32)
+        where = np.flatnonzero(need)
+        if where.size:
+            key = rp[where] * 2 + CATEGORY_TILT[categories[where]]
+            critical[where] = self.rows(self.critical_of, key, day[where], self.read_critical)
+        # tier 3: chronic and inpatient claims of persons with a category
+        chosen = CATEGORY_CHOICE[categories]
+        assistance = np.zeros(len(day), np.int32)
+        where = np.flatnonzero((group > 0) & (chosen > 0))
+        if where.size:
+            key = rp[where] * (len(PRIORITY) + 1) + chosen[where]
+            assistance[where] = self.rows(self.assistance_of, key, day[where],
+                                          self.read_assistance)
+        return basic, critical, assistance
+
 
 def resolve_parameters(view: ParameterView, *, region: I64, day: I64, resident: Bools,
                        med_type: npt.NDArray[np.int8], hosp_lv: npt.NDArray[np.int8],
-                       categories: npt.NDArray[np.uint16]) -> ClaimParameters:
+                       categories: npt.NDArray[np.uint16], chunk: int = 1 << 16
+                       ) -> ClaimParameters:
     """Read every tier's terms the claims need (each distinct combination once).
 
     Arrays, one row per claim: ``region`` 6-digit codes, ``day`` the claim date as days
@@ -444,76 +504,28 @@ def resolve_parameters(view: ParameterView, *, region: I64, day: I64, resident: 
     """
     n = len(day)
     resolver = _Resolver(view)
-    ri = region_index(np.asarray(region, np.int64)).astype(np.int64)
-    breaks = period_breaks(view)
-    periods = len(breaks) + 1
-    rp = ri * periods + np.searchsorted(breaks, day, side="right")
-    rp_size = len(resolver.codes) * periods
-    group = _group_of(med_type)
-    day64 = np.asarray(day, np.int64)
-
-    # tier 1: (region, period, insutype, group, level)
-    key1 = ((rp * 2 + resident) * 3 + group) * 4 + hosp_lv
-    keys, days = _distinct(key1, rp_size * 24, day64)
-    basic: list[BasicTerms] = []
-    row_of = np.zeros(rp_size * 24, np.int32)
-    for k, d in zip(keys.tolist(), days.tolist(), strict=True):
-        rest, level = divmod(k, 4)
-        rest, g = divmod(rest, 3)
-        rest, res = divmod(rest, 2)
-        region_i = rest // periods
-        terms = read_basic(resolver.ctx(region_i), number_day(d), "390" if res else "310",
-                           GROUPS[g], level)
-        row_of[k] = len(basic)
-        basic.append(terms)
-    basic_row = row_of[key1]
-
-    # tier 2: residents' chronic and inpatient claims, by (region, period, tilt)
-    critical: list[CriticalTerms] = [NO_CRITICAL]
-    critical_row = np.zeros(n, np.int32)
-    need = resident & (group > 0)
-    if need.any():
-        tilt = CATEGORY_TILT[categories]
-        key2 = rp * 2 + tilt
-        keys, days = _distinct(key2[need], rp_size * 2, day64[need])
-        row_of = np.zeros(rp_size * 2, np.int32)
-        for k, d in zip(keys.tolist(), days.tolist(), strict=True):
-            rest, t = divmod(k, 2)
-            row_of[k] = len(critical)
-            critical.append(read_critical(resolver.ctx(rest // periods), number_day(d), bool(t)))
-        critical_row = np.where(need, row_of[key2], 0).astype(np.int32)
-
-    # tier 3: chronic and inpatient claims of persons with a category, by (region, period, category)
-    assistance: list[AssistanceTerms] = [NO_ASSISTANCE]
-    assistance_row = np.zeros(n, np.int32)
-    chosen = CATEGORY_CHOICE[categories].astype(np.int64)
-    need = (group > 0) & (chosen > 0)
-    if need.any():
-        width = len(PRIORITY) + 1
-        key3 = rp * width + chosen
-        keys, days = _distinct(key3[need], rp_size * width, day64[need])
-        row_of = np.zeros(rp_size * width, np.int32)
-        for k, d in zip(keys.tolist(), days.tolist(), strict=True):
-            rest, c = divmod(k, width)
-            row_of[k] = len(assistance)
-            assistance.append(read_assistance(resolver.ctx(rest // periods), number_day(d),
-                                              PRIORITY[c - 1]))
-        assistance_row = np.where(need, row_of[key3], 0).astype(np.int32)
-
-    tables = ParameterTables(basic, critical, assistance, resolver.warnings())
-    return ClaimParameters(tables, basic_row, critical_row, assistance_row)
+    rows = [np.zeros(n, np.int32) for _ in range(3)]
+    for a in range(0, n, chunk):
+        sl = slice(a, a + chunk)
+        got = resolver.chunk(a, np.asarray(region[sl], np.int64), np.asarray(day[sl], np.int64),
+                             resident[sl], med_type[sl], hosp_lv[sl], categories[sl])
+        for target, part in zip(rows, got, strict=True):
+            target[sl] = part
+    tables = ParameterTables(resolver.basic, resolver.critical, resolver.assistance,
+                             resolver.warnings())
+    return ClaimParameters(tables, *rows)
 
 
 _GROUP_LUT = np.full(256, -1, np.int64)
 _GROUP_LUT[11], _GROUP_LUT[14], _GROUP_LUT[21] = 0, 1, 2
 
 
-def _group_of(med_type: npt.NDArray[np.int8]) -> I64:
+def _group_of(med_type: npt.NDArray[np.int8], offset: int = 0) -> I64:
     group = _GROUP_LUT[np.asarray(med_type).astype(np.uint8)]
     bad = np.flatnonzero(group < 0)
     if bad.size:
         i = int(bad[0])
-        raise InputError(f"claims[{i}].med_type",
+        raise InputError(f"claims[{offset + i}].med_type",
                          f"未知的医疗类别 {int(med_type[i])}（11 普通门诊、14 门诊慢特病、21 住院）",
                          "med_type must be 11, 14 or 21")
     return group
