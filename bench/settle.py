@@ -67,7 +67,8 @@ def measure(n: int, view: ParameterView) -> dict[str, object]:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     rows = len(params.tables.basic) + len(params.tables.critical) + len(params.tables.assistance)
     return {"bench": "settle_kernel", "claims": n, "claims_per_s": round(n / (t2 - t0)),
-            "claims_per_cpu_s": round(n / (c2 - c0)), "seconds": round(t2 - t0, 3), "resolve_seconds": round(t1 - t0, 3),
+            "claims_per_cpu_s": round(n / (c2 - c0)), "seconds": round(t2 - t0, 3),
+            "resolve_seconds": round(t1 - t0, 3),
             "settle_seconds": round(t2 - t1, 3), "parameter_rows": rows,
             "peak_rss_mb": round(peak)}
 
