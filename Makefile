@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: install
-	$(VENV)/bin/minsheng serve --host 127.0.0.1 --port 8000
+	$(VENV)/bin/minsheng serve --demo --host 127.0.0.1 --port 8000
 
 lint: install
 	$(PY) -m ruff check src tests bench

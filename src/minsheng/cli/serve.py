@@ -13,9 +13,15 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="监听地址"),
     port: int = typer.Option(8000, "--port", help="端口"),
     workers: int = typer.Option(1, "--workers", help="进程数"),
+    demo: bool = typer.Option(False, "--demo", help="载入演示数据并显示各角色的演示令牌"),
 ) -> None:
     import uvicorn
 
+    if demo:
+        from minsheng.service.db import get_database
+        from minsheng.service.demo import describe, load_demo
+
+        typer.echo(describe(load_demo(get_database())))
     typer.echo(f"minsheng 服务：http://{host}:{port}/  （API 文档 /docs，OpenAPI /openapi.json）")
     uvicorn.run("minsheng.api.app:create_app", factory=True, host=host, port=port,
                 workers=workers, log_level="warning")

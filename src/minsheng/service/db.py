@@ -83,7 +83,7 @@ class Database:
 
     @contextmanager
     def _migration_lock(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
+        with self._connect_for_migration() as conn:
             if self.dialect == "postgresql":
                 conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _MIGRATION_LOCK})
                 conn.commit()
@@ -95,6 +95,10 @@ class Database:
                     conn.commit()
             else:
                 yield conn
+
+    def _connect_for_migration(self) -> Connection:
+        # On SQLite the migration's transaction begins IMMEDIATE: concurrent starters queue.
+        return self.engine.execution_options(**{_WRITE: True}).connect()
 
     def dispose(self) -> None:
         self.engine.dispose()
