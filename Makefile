@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
-EXTRAS := dev,service,batch,web
+EXTRAS := dev,service,batch,web,spark
 
 .PHONY: install run test lint typecheck bench clean browser
 

@@ -7,6 +7,7 @@ import sys
 import typer
 
 from minsheng.cli import audit as audit_cli
+from minsheng.cli import batch as batch_cli
 from minsheng.cli import calc, params, serve
 from minsheng.cli import settle as settle_cli
 from minsheng.cli import token as token_cli
@@ -26,6 +27,7 @@ serve.register(app)
 token_cli.register(app)
 audit_cli.register(app)
 settle_cli.register(app)
+batch_cli.register(app)
 
 
 def main() -> None:

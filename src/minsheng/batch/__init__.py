@@ -1,0 +1,14 @@
+"""Batch faces around the one settlement kernel (:mod:`minsheng.rules.settlement`).
+
+- :mod:`minsheng.batch.io` reads claims and persons (Parquet or CSV), validates every row
+  vectorised (bad rows are reported by row number and field; a file with a bad row settles
+  nothing) and turns them into the kernel's arrays; it also writes the outputs.
+- :mod:`minsheng.batch.local` settles a file on this machine in chunks of whole persons,
+  resumably; :mod:`minsheng.batch.spark` does the same on Apache Spark
+  (``groupBy(...).applyInArrow`` over groups of persons).
+- :mod:`minsheng.batch.synthetic` makes a synthetic province; :mod:`minsheng.batch.simulate`
+  compares a baseline with a reform; :mod:`minsheng.batch.report` renders the HTML report.
+
+No engine does settlement arithmetic of its own: every claim is settled by
+:func:`minsheng.rules.settlement.settle`, so every engine gives the same fen.
+"""

@@ -1,0 +1,559 @@
+"""Reading and validating claims and persons files (Parquet or CSV); writing outputs.
+
+Columns are named as in SETTLEMENT.md. Money may be a decimal string (``"580.00"``), an
+integer, a decimal, or a float that is exactly a number of fen; ``categories`` is a
+``|``-separated string of keys or Chinese names (CONTRACT.md). Every row is checked
+vectorised (Polars) before anything is settled: a bad row is reported by its row number
+(data rows counted from 1, the CSV header not counted) and its field, with the first
+:data:`MAX_REPORTED` of them shown and the number of bad rows counted, and then nothing is
+settled and nothing is written (:class:`BadRows`, exit status 2).
+
+A validated claim becomes a *prepared* row: integer fen, the settlement time as seconds
+since 1970-01-01 (China time, no zone), and the person's index in the persons file
+(:data:`PREPARED_SCHEMA`). The local and the Spark engine both settle prepared rows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from minsheng.core.categories import category_key
+from minsheng.core.errors import InputError
+from minsheng.core.parameters import ParameterView, default_store
+from minsheng.core.regions import all_regions
+from minsheng.rules.settlement_params import CATEGORY_BITS, MAX_FEN
+
+AMOUNTS = ("medfee_sumamt", "fulamt_ownpay_amt", "preselfpay_amt", "overlmt_selfpay")
+CLAIM_COLUMNS = ("setl_id", "psn_no", "setl_time", "med_type", "hosp_lv", "in_province", *AMOUNTS)
+PERSON_COLUMNS = ("psn_no", "insutype", "region", "categories")
+OUTPUT_MONEY = ("inscp_scp_amt", "hifp_pay", "hifmi_pay", "maf_pay", "fund_pay_sumamt",
+                "psn_part_amt", "act_pay_dedc")
+CAP_ROOMS = ("basic_cap_left", "critical_cap_left", "assistance_cap_left")
+"""Cap room left after each claim per fund (``crt_payb_lmt_amt``); empty where no cap applies."""
+PERSON_YEAR_MONEY = ("medfee_sumamt", "inscp_scp_amt", "hifp_pay", "hifmi_pay", "maf_pay",
+                     "fund_pay_sumamt", "psn_part_amt")
+MAX_REPORTED = 20
+SECONDS_PER_DAY = 86_400
+_PSN_NO = r"^[A-Za-z0-9_.\-]{1,32}$"
+_TIME_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M",
+                 "%Y-%m-%d %H:%M", "%Y-%m-%d")
+
+PREPARED_SCHEMA = pa.schema([
+    ("row", pa.int64()), ("pidx", pa.int64()), ("t", pa.int64()), ("setl_id", pa.string()),
+    ("med_type", pa.int8()), ("hosp_lv", pa.int8()), ("in_province", pa.bool_()),
+    *((name, pa.int64()) for name in AMOUNTS),
+])
+"""A validated claim: ``row`` its data row number (from 1), ``pidx`` the person's index in
+the persons file, ``t`` the settlement time in seconds since 1970-01-01 (China time)."""
+
+I64 = npt.NDArray[np.int64]
+
+
+# -- errors -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class BadRow:
+    table: str
+    row: int
+    field: str
+    zh: str
+    en: str
+
+    def text(self) -> str:
+        return f"{self.table} 第 {self.row} 行 {self.field}：{self.zh}"
+
+
+class BadRows(InputError):
+    """Rows that cannot be settled: the first few by row and field, and how many there are."""
+
+    def __init__(self, rows: list[BadRow], count: int) -> None:
+        shown = rows[:MAX_REPORTED]
+        first = shown[0]
+        more = f"（仅列出前 {len(shown)} 行）" if count > len(shown) else ""
+        zh = (f"共 {count} 行数据有误，未结算任何一笔{more}：\n"
+              + "\n".join(f"  {r.text()}" for r in shown))
+        en = (f"{count} bad row(s); nothing was settled: "
+              + "; ".join(f"{r.table} row {r.row} {r.field}: {r.en}" for r in shown))
+        super().__init__(f"{first.table}[{first.row}].{first.field}", zh, en)
+        self.rows = shown
+        self.count = count
+
+
+# -- files --------------------------------------------------------------------------------
+
+def file_kind(path: Path) -> str:
+    """``parquet`` (a file or a folder of part files) or ``csv``."""
+    if not path.exists():
+        raise InputError(str(path), "文件不存在", "no such file")
+    if path.is_dir():
+        return "parquet"
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".txt"):
+        return "csv"
+    if suffix in (".parquet", ".pq"):
+        return "parquet"
+    with path.open("rb") as f:
+        return "parquet" if f.read(4) == b"PAR1" else "csv"
+
+
+def _parquet_files(path: Path) -> list[Path]:
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*.parquet")
+                       if not any(part.startswith(("_", ".")) for part in p.relative_to(path).parts))
+        if not files:
+            raise InputError(str(path), "文件夹中没有 Parquet 文件", "no Parquet files in folder")
+        return files
+    return [path]
+
+
+def _csv_header(path: Path) -> list[str]:
+    with path.open("r", encoding="utf-8-sig") as f:
+        line = f.readline()
+    return [h.strip().strip('"') for h in line.rstrip("\r\n").split(",")]
+
+
+def _check_columns(table: str, present: list[str], wanted: tuple[str, ...]) -> None:
+    for name in wanted:
+        if name not in present:
+            raise InputError(f"{table}.{name}", "缺少该列（列名按 SETTLEMENT.md）",
+                             "column missing (names as in SETTLEMENT.md)")
+
+
+def count_rows(path: Path) -> int | None:
+    """The number of data rows of a Parquet input (None for CSV: not known before reading)."""
+    if file_kind(path) != "parquet":
+        return None
+    return int(sum(pq.ParquetFile(p).metadata.num_rows for p in _parquet_files(path)))
+
+
+def iter_frames(path: Path, table: str, columns: tuple[str, ...],
+                batch_rows: int = 1_000_000) -> Iterator[pl.DataFrame]:
+    """The file's rows in order, as DataFrames of at most about ``batch_rows`` rows.
+
+    CSV columns are read as text (so that money keeps its decimals exactly)."""
+    if file_kind(path) == "parquet":
+        for p in _parquet_files(path):
+            pf = pq.ParquetFile(p)
+            _check_columns(table, pf.schema_arrow.names, columns)
+            for batch in pf.iter_batches(batch_size=batch_rows, columns=list(columns)):
+                yield _frame(pa.Table.from_batches([batch]))
+        return
+    header = _csv_header(path)
+    _check_columns(table, header, columns)
+    reader = pacsv.open_csv(
+        path,
+        read_options=pacsv.ReadOptions(block_size=max(1 << 20, batch_rows * 64)),
+        convert_options=pacsv.ConvertOptions(
+            column_types={name: pa.string() for name in header}, include_columns=list(columns),
+            strings_can_be_null=False, quoted_strings_can_be_null=False))
+    for batch in reader:
+        yield _frame(pa.Table.from_batches([batch]))
+
+
+def _frame(table: pa.Table) -> pl.DataFrame:
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+def read_frame(path: Path, table: str, columns: tuple[str, ...]) -> pl.DataFrame:
+    frames = list(iter_frames(path, table, columns))
+    if not frames:
+        return pl.DataFrame({c: [] for c in columns}, schema={c: pl.String for c in columns})
+    return pl.concat(frames, how="vertical_relaxed") if len(frames) > 1 else frames[0]
+
+
+def load_overrides(path: Path | None, view_store: Any = None) -> dict[str, Any]:
+    """Parameter overrides from a JSON file (an object like ``"parameters"`` of settle-input.json).
+
+    Returns the raw values (kept raw so that they can be sent to Spark workers); each is
+    checked against its parameter's unit here. ``null`` in the file means none."""
+    if path is None:
+        return {}
+    try:
+        raw = json.loads(Path(path).read_text("utf-8"))
+    except FileNotFoundError:
+        raise InputError("--params", f"文件不存在：{path}", "no such file") from None
+    except ValueError as exc:
+        raise InputError("--params", f"不是有效的 JSON：{exc}", "not valid JSON") from None
+    if raw is None:
+        return {}
+    if isinstance(raw, Mapping) and set(raw) == {"parameters"}:
+        raw = raw["parameters"] or {}
+    if not isinstance(raw, Mapping):
+        raise InputError("--params", "应为 JSON 对象 {参数名: 取值}", "expected a JSON object")
+    store = view_store or default_store()
+    store.parse_overrides(raw)
+    return dict(raw)
+
+
+def parameter_view(overrides: Mapping[str, Any]) -> ParameterView:
+    store = default_store()
+    return ParameterView(store, store.parse_overrides(overrides))
+
+
+# -- checks -------------------------------------------------------------------------------
+
+Check = tuple[pl.Expr, str, str]
+
+
+def _text(name: str, dtype: pl.DataType) -> pl.Expr:
+    col = pl.col(name)
+    if dtype != pl.String:
+        col = col.cast(pl.String, strict=False)
+    return col.str.strip_chars()
+
+
+def _integer_of(name: str, dtype: pl.DataType) -> pl.Expr:
+    if dtype.is_integer():
+        return pl.col(name).cast(pl.Int64)
+    return _text(name, dtype).cast(pl.Int64, strict=False)
+
+
+def money(name: str, dtype: pl.DataType) -> tuple[pl.Expr, list[Check]]:
+    """Fen of a money column, and its checks (in the order they are reported)."""
+    col = pl.col(name)
+    missing = col.is_null()
+    if dtype.is_integer():
+        fen = col.cast(pl.Int64) * 100
+        return fen, [(missing, "缺少金额", "missing"),
+                     (col < 0, "金额不能为负", "must not be negative"),
+                     (col.cast(pl.Int64) > MAX_FEN // 100, "金额过大", "amount too large")]
+    if dtype.is_float():
+        scaled = (col * 100).round(0)
+        finite = col.is_finite()
+        fen = pl.when(finite & (scaled.abs() < 2.0**53)).then(scaled).otherwise(0).cast(pl.Int64)
+        return fen, [(missing, "缺少金额", "missing"),
+                     (~finite, "金额无效", "not a finite number"),
+                     (col < 0, "金额不能为负", "must not be negative"),
+                     (finite & (fen.cast(pl.Float64) / 100 != col), "金额最多两位小数",
+                      "at most two decimals"),
+                     (fen > MAX_FEN, "金额过大", "amount too large")]
+    if isinstance(dtype, pl.Decimal) and (dtype.scale or 0) <= 2:
+        fen = (col * 100).cast(pl.Int64, strict=False)
+        return fen, [(missing, "缺少金额", "missing"),
+                     (col < 0, "金额不能为负", "must not be negative"),
+                     (fen.is_null() | (fen > MAX_FEN), "金额过大", "amount too large")]
+    text = _text(name, dtype).str.replace_all(",", "", literal=True)
+    shape = text.str.contains(r"^-?(\d+\.?\d*|\.\d+)$")
+    whole = text.str.extract(r"^-?(\d*)", 1)
+    frac = text.str.extract(r"\.(\d*)$", 1).fill_null("")
+    long = whole.str.len_chars() > 13
+    fen = (pl.when(shape & ~long)
+           .then(whole.replace("", "0").cast(pl.Int64, strict=False) * 100
+                 + frac.str.slice(0, 2).str.pad_end(2, "0").cast(pl.Int64, strict=False))
+           .otherwise(0))
+    return fen, [(missing | (text == ""), "缺少金额", "missing"),
+                 (~shape, "不是金额", "not an amount"),
+                 (text.str.starts_with("-"), "金额不能为负", "must not be negative"),
+                 (frac.str.strip_chars_end("0").str.len_chars() > 2, "金额最多两位小数",
+                  "at most two decimals"),
+                 (long | (fen > MAX_FEN), "金额过大", "amount too large")]
+
+
+def _time(name: str, dtype: pl.DataType) -> tuple[pl.Expr, list[Check]]:
+    col = pl.col(name)
+    if isinstance(dtype, pl.Datetime):
+        if dtype.time_zone is not None:
+            return pl.lit(0, pl.Int64), [(pl.lit(True), "日期时间不带时区（按北京时间）",
+                                          "no time zone: China time")]
+        t = col.dt.epoch("s")
+    elif dtype == pl.Date:
+        t = col.cast(pl.Datetime("us")).dt.epoch("s")
+    else:
+        text = _text(name, dtype)
+        t = pl.coalesce([text.str.to_datetime(f, strict=False, time_unit="us")
+                         for f in _TIME_FORMATS]).dt.epoch("s")
+    return t.fill_null(0), [(col.is_null(), "缺少结算时间", "missing"),
+                            (t.is_null(), "日期时间应为 YYYY-MM-DDTHH:MM:SS 格式（不带时区）",
+                             "expected an ISO date-time without zone")]
+
+
+def _choice(name: str, dtype: pl.DataType, allowed: tuple[int, ...], zh: str,
+            en: str) -> tuple[pl.Expr, list[Check]]:
+    value = _integer_of(name, dtype)
+    bad = value.is_null() | ~value.is_in(list(allowed))
+    return value.fill_null(allowed[0]), [(pl.col(name).is_null(), "缺少该字段", "missing"),
+                                         (bad, zh, en)]
+
+
+def _boolean(name: str, dtype: pl.DataType) -> tuple[pl.Expr, list[Check]]:
+    col = pl.col(name)
+    if dtype == pl.Boolean:
+        return col.fill_null(False), [(col.is_null(), "缺少该字段", "missing")]
+    text = _text(name, dtype).str.to_lowercase()
+    return text == "true", [(col.is_null(), "缺少该字段", "missing"),
+                            (~text.is_in(["true", "false"]), "应为 true 或 false",
+                             "expected true or false")]
+
+
+# -- persons ------------------------------------------------------------------------------
+
+@dataclass
+class Persons:
+    """The persons file, validated: one row per person, by index ``pidx``."""
+
+    psn_no: pl.Series
+    region: I64
+    resident: npt.NDArray[np.bool_]
+    categories: npt.NDArray[np.uint16]
+    index: pl.DataFrame = field(repr=False)
+
+    def __len__(self) -> int:
+        return len(self.region)
+
+    @classmethod
+    def from_frame(cls, frame: pl.DataFrame) -> Persons:
+        """From a frame with ``psn_no``, ``region`` (int), ``resident``, ``categories`` (mask)."""
+        psn = frame["psn_no"]
+        index = pl.DataFrame({"psn_no": psn, "pidx": pl.int_range(len(psn), dtype=pl.Int64,
+                                                                   eager=True)})
+        return cls(psn, frame["region"].to_numpy().astype(np.int64),
+                   frame["resident"].to_numpy().astype(np.bool_),
+                   frame["categories"].to_numpy().astype(np.uint16), index)
+
+    def frame(self) -> pl.DataFrame:
+        return pl.DataFrame({"psn_no": self.psn_no, "region": self.region,
+                             "resident": self.resident, "categories": self.categories})
+
+
+def _category_masks(values: list[str | None]) -> dict[str | None, tuple[int, str | None]]:
+    """Mask of each distinct ``categories`` text, or the error text for a bad one."""
+    out: dict[str | None, tuple[int, str | None]] = {}
+    for text in values:
+        mask, problem = 0, None
+        for item in (text or "").split("|"):
+            if not item.strip():
+                continue
+            try:
+                mask |= CATEGORY_BITS[category_key(item)]
+            except InputError:
+                problem = item.strip()
+                break
+        out[text] = (mask, problem)
+    return out
+
+
+def load_persons(path: Path) -> Persons:
+    """Read and validate the persons file (every bad row reported; none: :class:`BadRows`)."""
+    df = read_frame(path, "persons", PERSON_COLUMNS)
+    schema = df.schema
+    psn = _text("psn_no", schema["psn_no"])
+    insutype = _text("insutype", schema["insutype"])
+    region = _text("region", schema["region"])
+    cats = pl.col("categories").cast(pl.String, strict=False).fill_null("")
+    known = [int(c) for c in all_regions()]
+    masks = _category_masks(df.select(cats.unique())["categories"].to_list())
+    mask_df = pl.DataFrame({"categories": list(masks), "mask": [m for m, _ in masks.values()],
+                            "bad_category": [p for _, p in masks.values()]},
+                           schema={"categories": pl.String, "mask": pl.UInt16,
+                                   "bad_category": pl.String})
+    work = df.with_columns(cats).join(mask_df, on="categories", how="left",
+                                      maintain_order="left")
+    checks: list[tuple[str, list[Check]]] = [
+        ("psn_no", [(psn.is_null() | ~psn.str.contains(_PSN_NO),
+                     "个人编号应为1至32位字母、数字、下划线、点或连字符",
+                     "psn_no: 1-32 letters, digits, '_', '.' or '-'"),
+                    (~psn.is_first_distinct(), "个人编号重复（与前面某行相同）", "duplicate psn_no")]),
+        ("insutype", [(~insutype.is_in(["390", "310"]).fill_null(False),
+                       "险种类型应为 390（城乡居民）或 310（职工）",
+                       "insutype must be 390 (resident) or 310 (employee)")]),
+        ("region", [(~region.str.contains(r"^\d{6}$").fill_null(False)
+                     | ~region.cast(pl.Int64, strict=False).is_in(known).fill_null(False),
+                     "未知的地区代码（GB/T 2260 六位代码）", "unknown region code")]),
+        ("categories", [(pl.col("bad_category").is_not_null(),
+                         "未知的救助对象类别（用“|”分隔类别键或中文名）", "unknown category")]),
+    ]
+    bad, count = _collect(work, "persons", 1, checks,
+                          {"categories": pl.col("bad_category")})
+    if count:
+        raise BadRows(bad, count)
+    out = work.select(psn.alias("psn_no"), region.cast(pl.Int64).alias("region"),
+                      (insutype == "390").alias("resident"), pl.col("mask").alias("categories"))
+    return Persons.from_frame(out)
+
+
+def _collect(frame: pl.DataFrame, table: str, first_row: int,
+             checks: list[tuple[str, list[Check]]],
+             shown: Mapping[str, pl.Expr] | None = None) -> tuple[list[BadRow], int]:
+    """Evaluate the checks; the first bad rows (first failing check of each) and their count."""
+    flags = []
+    names = []
+    for field_name, items in checks:
+        for j, (expr, _, _) in enumerate(items):
+            flags.append(expr.fill_null(False).alias(f"__{field_name}_{j}"))
+            names.append((field_name, j))
+    if not flags:
+        return [], 0
+    result = frame.select(flags)
+    any_bad = result.select(pl.any_horizontal(pl.all()).alias("bad"))["bad"]
+    count = int(any_bad.sum())
+    if not count:
+        return [], 0
+    where = np.flatnonzero(any_bad.to_numpy())[:MAX_REPORTED]
+    values = {}
+    sub = frame[where.tolist()]
+    for field_name, _ in checks:
+        expr = (shown or {}).get(field_name, pl.col(field_name) if field_name in frame.columns
+                                 else pl.lit(None))
+        values[field_name] = sub.select(expr.alias("v"))["v"].to_list()
+    rows: list[BadRow] = []
+    columns = result[where.tolist()]
+    for k, i in enumerate(where.tolist()):
+        for (field_name, j), col in zip(names, columns.columns, strict=True):
+            if columns[col][k]:
+                _, zh, en = dict(checks)[field_name][j]
+                value = values[field_name][k]
+                rows.append(BadRow(table, first_row + i, field_name, f"{zh}（{value!r}）", en))
+                break
+    return rows, count
+
+
+# -- claims -------------------------------------------------------------------------------
+
+@dataclass
+class PreparedBatch:
+    frame: pl.DataFrame
+    """Validated rows in :data:`PREPARED_SCHEMA` (empty when the batch has bad rows)."""
+    bad: list[BadRow]
+    bad_count: int
+    hashes: npt.NDArray[np.uint64]
+    rows: I64
+
+
+def prepare_claims(df: pl.DataFrame, first_row: int, persons: Persons) -> PreparedBatch:
+    """Validate a batch of claims (rows ``first_row``…) and turn it into prepared rows.
+
+    Duplicate ``setl_id`` across batches is checked by the caller from ``hashes``."""
+    schema = df.schema
+    n = df.height
+    setl_id = _text("setl_id", schema["setl_id"])
+    psn = _text("psn_no", schema["psn_no"])
+    t, t_checks = _time("setl_time", schema["setl_time"])
+    med, med_checks = _choice("med_type", schema["med_type"], (11, 14, 21),
+                              "医疗类别应为 11（普通门诊）、14（门诊慢特病）或 21（住院）",
+                              "med_type must be 11, 14 or 21")
+    lv, lv_checks = _choice("hosp_lv", schema["hosp_lv"], (0, 1, 2, 3),
+                            "医院等级应为 0（村卫生室）、1、2 或 3", "hosp_lv must be 0..3")
+    inp, inp_checks = _boolean("in_province", schema["in_province"])
+    fen = {}
+    checks: list[tuple[str, list[Check]]] = [
+        ("setl_id", [(setl_id.is_null() | (setl_id == ""), "缺少结算流水号", "missing"),
+                     (setl_id.str.len_chars() > 64, "结算流水号最长64个字符", "at most 64 characters")]),
+        ("psn_no", [(psn.is_null() | (psn == ""), "缺少个人编号", "missing"),
+                    (pl.col("__pidx").is_null(), "未知参保人（不在人员文件中）",
+                     "unknown person (not in the persons file)")]),
+        ("setl_time", t_checks), ("med_type", med_checks), ("hosp_lv", lv_checks),
+        ("in_province", inp_checks),
+    ]
+    for name in AMOUNTS:
+        fen[name], money_checks = money(name, schema[name])
+        checks.append((name, money_checks))
+    work = df.with_columns(psn.alias("__psn")).join(
+        persons.index.rename({"psn_no": "__psn", "pidx": "__pidx"}), on="__psn", how="left",
+        maintain_order="left")
+    amounts = work.select([fen[name].alias(name) for name in AMOUNTS])
+    extra = amounts["fulamt_ownpay_amt"] + amounts["preselfpay_amt"] + amounts["overlmt_selfpay"]
+    over = (extra > amounts["medfee_sumamt"]).to_numpy()
+    checks.append(("medfee_sumamt",
+                   [(pl.lit(pl.Series(over)), "全自费、先行自付与超限价自付之和超过医疗费总额",
+                     "fulamt_ownpay_amt + preselfpay_amt + overlmt_selfpay exceeds medfee_sumamt")]))
+    # the combined check goes last but is keyed by medfee_sumamt: merge both lists
+    merged: dict[str, list[Check]] = {}
+    for name, items in checks:
+        merged.setdefault(name, []).extend(items)
+    bad, count = _collect(work, "claims", first_row, list(merged.items()))
+    rows = np.arange(first_row, first_row + n, dtype=np.int64)
+    hashes = work.select(setl_id.hash(seed=7).alias("h"))["h"].to_numpy()
+    if count:
+        return PreparedBatch(pl.DataFrame(schema=pl.Schema(PREPARED_SCHEMA)), bad, count,
+                             hashes, rows)
+    frame = work.select(
+        pl.Series("row", rows),
+        pl.col("__pidx").cast(pl.Int64).alias("pidx"),
+        t.cast(pl.Int64).alias("t"),
+        setl_id.alias("setl_id"),
+        med.cast(pl.Int8).alias("med_type"),
+        lv.cast(pl.Int8).alias("hosp_lv"),
+        inp.alias("in_province"),
+        *[fen[name].cast(pl.Int64).alias(name) for name in AMOUNTS],
+    )
+    return PreparedBatch(frame, [], 0, hashes, rows)
+
+
+def duplicate_setl_ids(path: Path, hashes: npt.NDArray[np.uint64], rows: I64) -> tuple[list[BadRow], int]:
+    """Rows whose ``setl_id`` repeats an earlier row's, over the whole file.
+
+    Candidates come from 64-bit hashes; the texts of the candidates are then compared, so a
+    hash collision is never reported as a duplicate."""
+    order = np.argsort(hashes, kind="stable")
+    hs = hashes[order]
+    same = np.flatnonzero(hs[1:] == hs[:-1])
+    if not same.size:
+        return [], 0
+    candidates = np.unique(np.concatenate([order[same], order[same + 1]]))
+    wanted = set(rows[candidates].tolist())
+    texts: dict[int, str] = {}
+    offset = 1
+    for frame in iter_frames(path, "claims", ("setl_id",)):
+        local = [r - offset for r in range(offset, offset + frame.height) if r in wanted]
+        if local:
+            ids = frame[local].select(_text("setl_id", frame.schema["setl_id"]))["setl_id"]
+            texts.update(zip((offset + i for i in local), ids.to_list(), strict=True))
+        offset += frame.height
+    first_seen: dict[str, int] = {}
+    bad: list[BadRow] = []
+    count = 0
+    for r in sorted(texts):
+        text = texts[r]
+        if text in first_seen:
+            count += 1
+            if len(bad) < MAX_REPORTED:
+                bad.append(BadRow("claims", r, "setl_id",
+                                  f"结算流水号重复（{text!r} 与第 {first_seen[text]} 行相同）",
+                                  f"duplicate setl_id {text!r} (same as row {first_seen[text]})"))
+        else:
+            first_seen[text] = r
+    return bad, count
+
+
+# -- outputs ------------------------------------------------------------------------------
+
+def fen_text(expr: pl.Expr) -> pl.Expr:
+    """Fen (≥ 0) as yuan text with exactly two decimals (``58000 → "580.00"``)."""
+    return pl.format("{}.{}", expr // 100, (expr % 100).cast(pl.String).str.zfill(2))
+
+
+def fen_decimals(fen: I64) -> pl.Series:
+    """Fen as a decimal(18, 2) Series of yuan, built from the unscaled integers (exact)."""
+    fen = np.ascontiguousarray(fen, np.int64)
+    words = np.empty((len(fen), 2), np.int64)
+    words[:, 0] = fen
+    words[:, 1] = fen >> 63
+    array = pa.Array.from_buffers(pa.decimal128(18, 2), len(fen),
+                                  [None, pa.py_buffer(words.tobytes())])
+    series = pl.from_arrow(array)
+    assert isinstance(series, pl.Series)
+    return series
+
+
+def money_texts(values: Mapping[str, I64], no_cap: tuple[str, ...] = CAP_ROOMS) -> dict[str, pl.Series]:
+    """Fen arrays as two-decimal texts (``"580.00"``); ``-1`` in a cap-room column: empty."""
+    out = {}
+    for k, v in values.items():
+        text = fen_decimals(v).cast(pl.String).alias(k)
+        if k in no_cap:
+            text = pl.select(pl.when(pl.Series(v) >= 0).then(text).otherwise(None)).to_series().alias(k)
+        out[k] = text
+    return out

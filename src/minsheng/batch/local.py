@@ -1,0 +1,559 @@
+"""The local batch engine: a file of claims settled on this machine, in chunks of whole persons.
+
+1. **Ingest** (:func:`ingest`): the persons file is read and checked; the claims are read
+   in batches, every row checked vectorised (:mod:`minsheng.batch.io`), and each batch's
+   prepared rows are spilled to one of ``B`` bucket files by the person's index (a bucket
+   holds *whole persons*, about ``chunk_rows`` claims). Duplicate ``setl_id`` over the whole
+   file and every parameter the claims need (each distinct region, period, insurance type,
+   benefit group, hospital level and category set once) are checked before anything is
+   settled: one bad row, or one parameter without a value, and nothing is settled and
+   nothing is left behind.
+2. **Settle** (:func:`settle_chunk`): each bucket is sorted by person, ``setl_time`` and
+   ``setl_id`` and handed whole to :func:`minsheng.rules.settlement.settle` — the same
+   kernel the service calls one claim at a time — and its outputs are written as one
+   Parquet part file (money as text with two decimals). Buckets run in parallel worker
+   processes (``workers``), so memory stays bounded by a few chunks whatever the file size.
+3. **Resume**: while the job runs, ``OUT/_work/manifest.json`` records it (a fingerprint
+   of the inputs, the overrides and the chunk size) and every completed bucket; each part
+   is written to a temporary name and renamed when complete. Running the same command
+   again after an interruption settles only the buckets not yet done, and the output is
+   identical. When the job is complete ``_work`` is removed; every part carries the job's
+   fingerprint in its metadata, so running the same command once more changes nothing.
+
+``OUT`` is then a folder holding only Parquet part files (``part-00000.parquet`` …), read as
+one table by pyarrow, Polars (``pl.read_parquet(OUT)``), pandas and Spark.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import os
+import shutil
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from functools import cache
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from minsheng.batch.io import (
+    AMOUNTS,
+    CAP_ROOMS,
+    CLAIM_COLUMNS,
+    MAX_REPORTED,
+    OUTPUT_MONEY,
+    PERSON_YEAR_MONEY,
+    PREPARED_SCHEMA,
+    SECONDS_PER_DAY,
+    BadRow,
+    BadRows,
+    Persons,
+    count_rows,
+    duplicate_setl_ids,
+    file_kind,
+    iter_frames,
+    load_persons,
+    money_texts,
+    parameter_view,
+    prepare_claims,
+)
+from minsheng.batch.person_years import watch_lists
+from minsheng.core.errors import InputError
+from minsheng.core.parameters import ParameterView
+from minsheng.rules.settlement import Claims, Settlement, resolve, settle
+from minsheng.rules.settlement_params import period_breaks
+
+DEFAULT_CHUNK = 1_000_000
+WORK = "_work"
+MANIFEST = f"{WORK}/manifest.json"
+META_KEY = b"minsheng.batch"
+FORMAT = "minsheng-batch-settle/1"
+I64 = npt.NDArray[np.int64]
+
+CLAIM_OUTPUT_SCHEMA = pa.schema([("setl_id", pa.string()), ("psn_no", pa.string()),
+                                 *((k, pa.string()) for k in (*OUTPUT_MONEY, *CAP_ROOMS))])
+PERSON_YEAR_SCHEMA = pa.schema([("psn_no", pa.string()), ("year", pa.int32()),
+                                *((k, pa.string()) for k in PERSON_YEAR_MONEY),
+                                ("watch_list", pa.string()), ("watch_list_threshold", pa.string())])
+
+
+class Reporter(Protocol):
+    """Progress of a batch job (the CLI shows it as a Rich progress bar on stderr)."""
+
+    def phase(self, description: str, total: int | None) -> None: ...
+
+    def advance(self, n: int) -> None: ...
+
+
+class NullReporter:
+    def phase(self, description: str, total: int | None) -> None:
+        pass
+
+    def advance(self, n: int) -> None:
+        pass
+
+
+# -- ingest -------------------------------------------------------------------------------
+
+@dataclass
+class Ingested:
+    persons: Persons
+    rows: int
+    warnings: list[str]
+
+
+def count_claims(path: Path) -> int:
+    """Data rows of a claims file (CSV: counted from line ends; used to size the chunks)."""
+    n = count_rows(path)
+    if n is not None:
+        return n
+    lines = 0
+    last = b"\n"
+    with path.open("rb") as f:
+        while block := f.read(1 << 24):
+            lines += block.count(b"\n")
+            last = block[-1:]
+    return max(0, lines - 1 + (last != b"\n"))
+
+
+def ingest(claims_path: Path, persons: Persons, view: ParameterView,
+           sink: Callable[[pl.DataFrame], None], *, batch_rows: int = DEFAULT_CHUNK,
+           total: int | None = None, reporter: Reporter | None = None) -> Ingested:
+    """Check every claim and hand the prepared batches to ``sink`` (see the module docstring).
+
+    Raises :class:`BadRows` (after reading the whole file, so every bad row is counted) or
+    the error of a parameter the claims need; the caller then discards what ``sink`` got."""
+    reporter = reporter or NullReporter()
+    reporter.phase("校验结算单 validating claims", total)
+    bad: list[BadRow] = []
+    bad_count = 0
+    hashes: list[npt.NDArray[np.uint64]] = []
+    rows: list[I64] = []
+    keys: list[pl.DataFrame] = []
+    breaks = period_breaks(view)
+    offset = 1
+    for frame in iter_frames(claims_path, "claims", CLAIM_COLUMNS, batch_rows):
+        batch = prepare_claims(frame, offset, persons)
+        offset += frame.height
+        hashes.append(batch.hashes)
+        rows.append(batch.rows)
+        if batch.bad_count:
+            bad.extend(batch.bad[: max(0, MAX_REPORTED - len(bad))])
+            bad_count += batch.bad_count
+        elif not bad_count and batch.frame.height:
+            keys.append(_parameter_keys(batch.frame, persons, breaks))
+            sink(batch.frame)
+        reporter.advance(frame.height)
+    if hashes:
+        dup, dup_count = duplicate_setl_ids(claims_path, np.concatenate(hashes),
+                                            np.concatenate(rows))
+    else:
+        dup, dup_count = [], 0
+    if bad_count or dup_count:
+        shown = sorted(bad + dup, key=lambda r: r.row)[:MAX_REPORTED]
+        raise BadRows(shown, bad_count + dup_count)
+    warnings = check_parameters(keys, view)
+    return Ingested(persons, offset - 1, warnings)
+
+
+def _parameter_keys(frame: pl.DataFrame, persons: Persons, breaks: I64) -> pl.DataFrame:
+    pidx = frame["pidx"].to_numpy()
+    day = frame["t"].to_numpy() // SECONDS_PER_DAY
+    keyed = pl.DataFrame({
+        "region": persons.region[pidx], "resident": persons.resident[pidx],
+        "categories": persons.categories[pidx], "med_type": frame["med_type"],
+        "hosp_lv": frame["hosp_lv"], "period": np.searchsorted(breaks, day, side="right"),
+        "day": day})
+    return keyed.unique(subset=["region", "resident", "categories", "med_type", "hosp_lv",
+                                "period"], keep="first", maintain_order=True)
+
+
+def check_parameters(keys: list[pl.DataFrame], view: ParameterView) -> list[str]:
+    """Read every parameter the claims need, once per distinct combination (errors raise).
+
+    Returns the warnings of the example values read (the kernel's own warnings)."""
+    if not keys:
+        return []
+    distinct = pl.concat(keys).unique(
+        subset=["region", "resident", "categories", "med_type", "hosp_lv", "period"],
+        keep="first", maintain_order=True)
+    n = distinct.height
+    zeros = np.zeros(n, np.int64)
+    claims = Claims.from_columns({
+        "person": np.arange(n), "day": distinct["day"].to_numpy(),
+        "region": distinct["region"].to_numpy(), "resident": distinct["resident"].to_numpy(),
+        "med_type": distinct["med_type"].to_numpy(), "hosp_lv": distinct["hosp_lv"].to_numpy(),
+        "in_province": np.ones(n, np.bool_), "categories": distinct["categories"].to_numpy(),
+        **{a: zeros for a in AMOUNTS}})
+    return list(resolve(claims, view).tables.warnings)
+
+
+# -- settling one chunk -------------------------------------------------------------------
+
+@dataclass
+class Settled:
+    """One chunk settled: the prepared rows in settlement order and the kernel's result."""
+
+    frame: pl.DataFrame
+    region: I64
+    resident: npt.NDArray[np.bool_]
+    categories: npt.NDArray[np.uint16]
+    result: Settlement
+    warnings: list[str]
+
+
+def settle_chunk(frame: pl.DataFrame, view: ParameterView, persons: Persons | None = None
+                 ) -> Settled:
+    """Settle prepared rows of whole persons with the kernel.
+
+    The person's ``region``, ``resident`` and ``categories`` come from ``persons`` (by
+    ``pidx``) or, when ``persons`` is None, from columns of ``frame`` (the Spark engine)."""
+    frame = frame.sort(["pidx", "t", "setl_id"])
+    pidx = frame["pidx"].to_numpy()
+    if persons is not None:
+        region, resident = persons.region[pidx], persons.resident[pidx]
+        categories = persons.categories[pidx]
+    else:
+        region = frame["region"].to_numpy().astype(np.int64)
+        resident = frame["resident"].to_numpy().astype(np.bool_)
+        categories = frame["categories"].to_numpy().astype(np.uint16)
+    claims = Claims.from_columns({
+        "person": pidx, "day": frame["t"].to_numpy() // SECONDS_PER_DAY, "region": region,
+        "resident": resident, "med_type": frame["med_type"].to_numpy(),
+        "hosp_lv": frame["hosp_lv"].to_numpy(), "in_province": frame["in_province"].to_numpy(),
+        "categories": categories, **{a: frame[a].to_numpy() for a in AMOUNTS}})
+    params = resolve(claims, view)
+    result = settle(claims, params)
+    return Settled(frame, region, resident, categories, result, list(params.tables.warnings))
+
+
+def claim_table(s: Settled, psn_no: pl.Series) -> pa.Table:
+    """Per-claim outputs: ``setl_id``, ``psn_no``, money as text, cap rooms (empty: no cap)."""
+    r = s.result
+    texts = money_texts({k: getattr(r, k) for k in (*OUTPUT_MONEY, *CAP_ROOMS)})
+    frame = pl.DataFrame({"setl_id": s.frame["setl_id"], "psn_no": psn_no, **texts})
+    return frame.to_arrow().cast(CLAIM_OUTPUT_SCHEMA)
+
+
+def segment_last(result: Settlement) -> npt.NDArray[np.intp]:
+    """Index of the last claim of each person-year."""
+    seg = result.segment
+    n = len(seg)
+    if n == 0:
+        return np.zeros(0, np.intp)
+    last = np.empty(n, np.bool_)
+    last[-1] = True
+    last[:-1] = seg[1:] != seg[:-1]
+    return np.flatnonzero(last)
+
+
+def person_year_table(s: Settled, psn_no: pl.Series, view: ParameterView
+                      ) -> tuple[pa.Table, list[str]]:
+    """Per person-year totals and watch list (:mod:`minsheng.batch.person_years`)."""
+    after = s.result.after
+    cols = {k: after.columns[k] for k in ("medfee_sumamt", "inscp_scp_amt", "hifp_pay",
+                                          "hifmi_pay", "maf_pay", "psn_part_amt")}
+    cols["fund_pay_sumamt"] = cols["hifp_pay"] + cols["hifmi_pay"] + cols["maf_pay"]
+    last = segment_last(s.result)
+    day = s.frame["t"].to_numpy()[last] // SECONDS_PER_DAY
+    watch = watch_lists(s.region[last], s.categories[last], day, cols["psn_part_amt"], view)
+    texts = money_texts({k: cols[k] for k in PERSON_YEAR_MONEY})
+    threshold = money_texts({"t": watch.threshold}, no_cap=("t",))["t"]
+    frame = pl.DataFrame({"psn_no": psn_no.gather(last), "year": after.year.astype(np.int32),
+                          **texts, "watch_list": pl.Series(watch.key, dtype=pl.String),
+                          "watch_list_threshold": threshold})
+    return frame.to_arrow().cast(PERSON_YEAR_SCHEMA), watch.warnings
+
+
+# -- the job ------------------------------------------------------------------------------
+
+@dataclass
+class Summary:
+    out: str
+    rows: int
+    chunks: int
+    resumed_chunks: int
+    warnings: list[str]
+    seconds: float
+    person_years: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"out": self.out, "rows": self.rows, "chunks": self.chunks,
+                "resumed_chunks": self.resumed_chunks, "warnings": self.warnings,
+                "seconds": round(self.seconds, 3), "person_years": self.person_years,
+                **self.extra}
+
+
+def _stat(path: Path) -> dict[str, Any]:
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    return {"path": str(path.resolve()),
+            "files": [[str(p.relative_to(path)) if path.is_dir() else p.name,
+                       p.stat().st_size, p.stat().st_mtime_ns] for p in files]}
+
+
+def fingerprint(claims: Path, persons: Path, overrides: Mapping[str, Any], chunk_rows: int,
+                person_years: Path | None) -> str:
+    doc = {"format": FORMAT, "claims": _stat(claims), "persons": _stat(persons),
+           "overrides": overrides, "chunk_rows": chunk_rows,
+           "person_years": str(person_years.resolve()) if person_years else None}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, ensure_ascii=False,
+                                     default=str).encode()).hexdigest()
+
+
+def _write_json(path: Path, doc: Mapping[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=1), "utf-8")
+    os.replace(tmp, path)
+
+
+def _read_manifest(out: Path) -> dict[str, Any] | None:
+    """The running job's manifest, or that of a completed job (from its parts' metadata)."""
+    path = out / MANIFEST
+    doc: Any = None
+    if path.exists():
+        try:
+            doc = json.loads(path.read_text("utf-8"))
+        except ValueError:
+            doc = None
+    elif (out / part_name(0)).exists():
+        meta = pq.read_schema(out / part_name(0)).metadata or {}
+        if META_KEY in meta:
+            doc = json.loads(meta[META_KEY])
+            doc["done"] = list(range(int(doc["buckets"])))
+            if not all((out / part_name(b)).exists() for b in range(int(doc["buckets"]))):
+                return None
+    return doc if isinstance(doc, dict) and doc.get("format") == FORMAT else None
+
+
+def part_name(b: int) -> str:
+    return f"part-{b:05d}.parquet"
+
+
+@dataclass(frozen=True)
+class BucketTask:
+    bucket: int
+    work: str
+    out: str
+    person_years: str | None
+    overrides_json: str
+    meta: str
+
+
+@cache
+def _worker_persons(work: str) -> Persons:
+    return Persons.from_frame(pl.read_ipc(Path(work) / "persons.arrow"))
+
+
+@cache
+def _worker_view(overrides_json: str) -> ParameterView:
+    return parameter_view(json.loads(overrides_json))
+
+
+def _write_parquet(table: pa.Table, path: Path, meta: str) -> None:
+    tmp = path.parent / WORK / f"{path.parent.name}-{path.name}.tmp"
+    tmp.parent.mkdir(exist_ok=True)
+    table = table.replace_schema_metadata({META_KEY: meta.encode()})
+    pq.write_table(table, tmp, compression="lz4", row_group_size=1 << 20)
+    os.replace(tmp, path)
+
+
+def run_bucket(task: BucketTask) -> tuple[int, int, list[str]]:
+    """Settle one bucket file and write its part file(s). Runs in a worker process."""
+    persons = _worker_persons(task.work)
+    view = _worker_view(task.overrides_json)
+    path = Path(task.work) / f"bucket-{task.bucket:05d}.arrow"
+    frame = pl.read_ipc(path) if path.exists() else \
+        pl.DataFrame(schema=pl.Schema(PREPARED_SCHEMA))
+    settled = settle_chunk(frame, view, persons)
+    psn_no = persons.psn_no.gather(settled.frame["pidx"].to_numpy())
+    warnings = list(settled.warnings)
+    if task.person_years:
+        table, notes = person_year_table(settled, psn_no, view)
+        warnings += notes
+        _write_parquet(table, Path(task.person_years) / part_name(task.bucket), task.meta)
+    _write_parquet(claim_table(settled, psn_no), Path(task.out) / part_name(task.bucket), task.meta)
+    return task.bucket, frame.height, warnings
+
+
+class _BucketSink:
+    """Spills prepared batches into bucket files by person index (whole persons per bucket)."""
+
+    def __init__(self, work: Path, buckets: int, persons: int) -> None:
+        self.work = work
+        self.buckets = buckets
+        self.persons = max(persons, 1)
+        self.writers: dict[int, pa.ipc.RecordBatchFileWriter] = {}
+
+    def __call__(self, frame: pl.DataFrame) -> None:
+        keyed = frame.with_columns(
+            (pl.col("pidx") * self.buckets // self.persons).alias("__bucket"))
+        for key, part in keyed.partition_by("__bucket", as_dict=True,
+                                            include_key=False).items():
+            b = int(key[0])
+            writer = self.writers.get(b)
+            if writer is None:
+                writer = pa.ipc.new_file(str(self.work / f"bucket-{b:05d}.arrow"), PREPARED_SCHEMA)
+                self.writers[b] = writer
+            writer.write_table(part.to_arrow().cast(PREPARED_SCHEMA))
+
+    def close(self) -> None:
+        for w in self.writers.values():
+            w.close()
+        self.writers.clear()
+
+
+def settle_file(claims: Path, persons_path: Path, out: Path, *,
+                overrides: Mapping[str, Any] | None = None, chunk_rows: int = DEFAULT_CHUNK,
+                person_years: Path | None = None, workers: int | None = None,
+                reporter: Reporter | None = None,
+                after_chunk: Callable[[int], None] | None = None) -> Summary:
+    """``minsheng batch settle --engine local`` (see the module docstring).
+
+    ``after_chunk(bucket)`` is called after each completed chunk is recorded (tests use it
+    to simulate an interruption)."""
+    started = time.perf_counter()
+    reporter = reporter or NullReporter()
+    overrides = dict(overrides or {})
+    if chunk_rows < 1:
+        raise InputError("--chunk-rows", "每块结算单数应为正整数", "chunk size must be positive")
+    view = parameter_view(overrides)
+    file_kind(claims)
+    file_kind(persons_path)
+    fp = fingerprint(claims, persons_path, overrides, chunk_rows, person_years)
+    manifest = _read_manifest(out)
+    created = False
+    if manifest is not None:
+        if manifest.get("fingerprint") != fp:
+            raise InputError("--out", f"输出目录 {out} 中已有另一批次（输入、参数或分块不同）的结果；"
+                                      "请换一个输出目录或先删除它",
+                             "the output folder holds another job's results")
+    elif out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise InputError("--out", f"输出目录 {out} 已存在且不是空目录", "output exists and is not empty")
+    work = out / WORK
+    if manifest is None or manifest.get("state") not in ("staged", "complete"):
+        created = not out.exists()
+        if work.exists():
+            shutil.rmtree(work)
+        work.mkdir(parents=True)
+        try:
+            manifest = _stage(claims, persons_path, out, work, view, fp, chunk_rows,
+                              person_years, reporter)
+        except BaseException:
+            shutil.rmtree(work, ignore_errors=True)
+            if created:
+                shutil.rmtree(out, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    (out / MANIFEST).unlink()
+            raise
+    done: set[int] = set(manifest["done"])
+    resumed = len(done)
+    buckets = int(manifest["buckets"])
+    todo = [b for b in range(buckets) if b not in done]
+    warnings: list[str] = list(manifest["warnings"])
+    if todo:
+        reporter.phase("结算 settling", int(manifest["rows"]))
+        if resumed:
+            reporter.advance(int(sum(manifest.get("rows_done", {}).values())))
+        tasks = [BucketTask(b, str(work), str(out), str(person_years) if person_years else None,
+                            json.dumps(overrides, sort_keys=True), _part_meta(manifest))
+                 for b in todo]
+        n_workers = _workers(workers, int(manifest["rows"]), len(tasks))
+
+        def record(result: tuple[int, int, list[str]]) -> None:
+            b, rows, notes = result
+            done.add(b)
+            manifest["done"] = sorted(done)
+            manifest.setdefault("rows_done", {})[str(b)] = rows
+            for w in notes:
+                if w not in warnings:
+                    warnings.append(w)
+            manifest["warnings"] = warnings
+            _write_json(out / MANIFEST, manifest)
+            reporter.advance(rows)
+            if after_chunk is not None:
+                after_chunk(b)
+
+        if n_workers <= 1:
+            for task in tasks:
+                record(run_bucket(task))
+        else:
+            _run_parallel(tasks, n_workers, record)
+    if manifest["state"] != "complete":
+        manifest["state"] = "complete"
+        shutil.rmtree(work, ignore_errors=True)
+        if person_years is not None:
+            shutil.rmtree(person_years / WORK, ignore_errors=True)
+    return Summary(str(out), int(manifest["rows"]), buckets, resumed, warnings,
+                   time.perf_counter() - started, str(person_years) if person_years else None)
+
+
+def _part_meta(manifest: Mapping[str, Any]) -> str:
+    keep = ("format", "fingerprint", "buckets", "rows", "warnings", "person_years")
+    return json.dumps({**{k: manifest[k] for k in keep}, "state": "complete", "done": []},
+                      ensure_ascii=False)
+
+
+def _workers(requested: int | None, rows: int, tasks: int) -> int:
+    if requested is not None:
+        return max(1, min(requested, tasks))
+    if rows < 400_000:
+        return 1
+    return max(1, min(os.cpu_count() or 1, tasks))
+
+
+def _run_parallel(tasks: list[BucketTask], n_workers: int,
+                  record: Callable[[tuple[int, int, list[str]]], None]) -> None:
+    with ProcessPoolExecutor(n_workers, mp_context=get_context("spawn")) as pool:
+        pending: set[Future[tuple[int, int, list[str]]]] = set()
+        queue = list(tasks)
+        try:
+            while queue or pending:
+                while queue and len(pending) < n_workers * 2:
+                    pending.add(pool.submit(run_bucket, queue.pop(0)))
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for f in finished:
+                    record(f.result())
+        except BaseException:
+            for f in pending:
+                f.cancel()
+            raise
+
+
+def _stage(claims: Path, persons_path: Path, out: Path, work: Path, view: ParameterView,
+           fp: str, chunk_rows: int, person_years: Path | None,
+           reporter: Reporter) -> dict[str, Any]:
+    reporter.phase("读取人员 reading persons", None)
+    persons = load_persons(persons_path)
+    total = count_claims(claims)
+    buckets = max(1, math.ceil(total / chunk_rows))
+    sink = _BucketSink(work, buckets, len(persons))
+    try:
+        ingested = ingest(claims, persons, view, sink, batch_rows=min(chunk_rows, DEFAULT_CHUNK),
+                          total=total, reporter=reporter)
+    finally:
+        sink.close()
+    persons.frame().write_ipc(work / "persons.arrow")
+    if person_years is not None:
+        if person_years.exists() and (not person_years.is_dir() or any(person_years.iterdir())):
+            raise InputError("--person-years", f"输出目录 {person_years} 已存在且不是空目录",
+                             "output exists and is not empty")
+        person_years.mkdir(parents=True, exist_ok=True)
+    manifest: dict[str, Any] = {
+        "format": FORMAT, "fingerprint": fp, "state": "staged", "buckets": buckets,
+        "rows": ingested.rows, "done": [], "rows_done": {}, "warnings": ingested.warnings,
+        "person_years": str(person_years) if person_years else None}
+    _write_json(out / MANIFEST, manifest)
+    return manifest
