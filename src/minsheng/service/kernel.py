@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,7 @@ import numpy as np
 from minsheng.core.errors import InputError
 from minsheng.core.parameters import ParameterView, default_store
 from minsheng.rules import settlement as k
+from minsheng.rules.settlement_params import ClaimParameters
 from minsheng.rules.settlement_trace import claim_trace
 from minsheng.settle import parse
 from minsheng.settle.output import claim_json
@@ -72,12 +74,27 @@ def reported_totals(values: Mapping[str, int]) -> dict[str, int]:
     return totals
 
 
+@lru_cache(maxsize=4096)
+def _parameters(region: int, day: int, resident: bool, med_type: int, hosp_lv: int,
+                categories: int) -> ClaimParameters:
+    """The parameters of a one-claim batch, read once per distinct key (the shipped
+    parameters do not change while the process runs)."""
+    one = k.Claims.from_columns({
+        "person": [0], "day": [day], "region": [region], "resident": [resident],
+        "med_type": [med_type], "hosp_lv": [hosp_lv], "in_province": [True],
+        "categories": [categories], "medfee_sumamt": [0], "fulamt_ownpay_amt": [0],
+        "preselfpay_amt": [0], "overlmt_selfpay": [0]})
+    return k.resolve(one, ParameterView(default_store()))
+
+
 def settle_one(claim: Claim, insutype: str, region: str, categories: Sequence[str],
                before: Mapping[str, int]) -> Result:
     """Run the kernel on this claim alone, after the person-year's accumulators ``before``."""
     person = parse.Person(claim.psn_no, insutype, region)
     batch = parse.build_batch({claim.psn_no: person}, [claim], [tuple(categories)])
-    params = k.resolve(batch.arrays, ParameterView(default_store()))
+    a = batch.arrays
+    params = _parameters(int(a.region[0]), int(a.day[0]), bool(a.resident[0]),
+                         int(a.med_type[0]), int(a.hosp_lv[0]), int(a.categories[0]))
     acc = k.Accumulators.from_rows(np.zeros(1, np.int64),
                                    np.array([claim.setl_time.year], np.int64), [dict(before)])
     res = k.settle(batch.arrays, params, acc, detail=True)

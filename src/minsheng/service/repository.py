@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from minsheng.service.audit import chain_hash, entry_document, now
@@ -93,7 +93,15 @@ class AccumulatorRepository:
         inserts = [Accumulator(psn_no=psn_no, year=year, field=f, value=d)
                    for f, d in deltas.items() if f not in current]
         if updates:
-            self.session.execute(update(Accumulator), updates)
+            table = Accumulator.__table__
+            assert isinstance(table, Table)
+            self.session.execute(
+                update(table).where(table.c.psn_no == bindparam("k_psn_no"),
+                                    table.c.year == bindparam("k_year"),
+                                    table.c.field == bindparam("k_field"))
+                .values(value=bindparam("k_value")),
+                [{"k_psn_no": u["psn_no"], "k_year": u["year"], "k_field": u["field"],
+                  "k_value": u["value"]} for u in updates])
         if inserts:
             self.session.add_all(inserts)
 

@@ -76,10 +76,6 @@ def settle(uow_factory: UnitOfWorkFactory, principal: Principal,
     principal.require(SETTLE)
     claim = kernel.parse_claim(raw)
     digest = request_hash(claim)
-    with uow_factory() as uow:  # a retry needs no lock
-        existing = uow.settlements.get(claim.setl_id)
-        if existing is not None:
-            return _replay(existing, digest, principal)
     with uow_factory(write=True) as uow:
         person = uow.persons.get(claim.psn_no, lock=True)
         if person is None:
@@ -125,6 +121,7 @@ def settle(uow_factory: UnitOfWorkFactory, principal: Principal,
             pass
         else:
             uow.accumulators.add(person.psn_no, year, contributions, before)
+            uow.flush()  # everything but the audit entry is written before the head is locked
             uow.audit.append(principal.actor, "settlement.created", "settlement", claim.setl_id,
                              canonical_json({"psn_no": person.psn_no,
                                              "setl_time": claim.setl_time.isoformat(),

@@ -1,0 +1,165 @@
+"""Benchmark: settlements per second and latency of ``POST /api/v1/settlements`` over HTTP.
+
+Starts ``minsheng serve`` on a fresh database (PostgreSQL in a new schema, and an SQLite
+file), registers persons, then settles distinct claims at concurrency 1, 8 and 32 (each
+claim a new ``setl_id``; persons drawn so that concurrent claims often hit the same
+person). Prints one JSON line per measurement::
+
+    {"bench": "service_settle", "backend": "postgres", "concurrency": 32, "requests": 4000,
+     "settlements_per_s": ..., "p50_ms": ..., "p99_ms": ..., "errors": 0}
+
+Usage: ``python bench/service.py [--requests N] [--backends postgres,sqlite] [--workers W]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _load import request_bytes
+from _server import running_server
+
+PG_URL = os.environ.get("MINSHENG_TEST_POSTGRES_URL",
+                        "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PERSONS = 200
+
+
+def emit(**fields: object) -> None:
+    print(json.dumps(fields, ensure_ascii=False), flush=True)
+
+
+async def _connection(host: str, port: int, requests: list[bytes], latencies: list[float],
+                      statuses: list[int]) -> None:
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        for request in requests:
+            t0 = time.perf_counter()
+            writer.write(request)
+            await writer.drain()
+            status_line = await reader.readline()
+            length = 0
+            while True:
+                line = await reader.readline()
+                if line in (b"\r\n", b""):
+                    break
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            await reader.readexactly(length)
+            latencies.append(time.perf_counter() - t0)
+            statuses.append(int(status_line.split()[1]))
+    finally:
+        writer.close()
+
+
+def load(url: str, requests: list[bytes], concurrency: int) -> dict[str, Any]:
+    """Send the requests over ``concurrency`` keep-alive connections; rate and latency."""
+    parts = urlsplit(url)
+    latencies: list[float] = []
+    statuses: list[int] = []
+    share = [requests[i::concurrency] for i in range(concurrency)]
+
+    async def go() -> float:
+        start = time.perf_counter()
+        await asyncio.gather(*(_connection(parts.hostname or "127.0.0.1", parts.port or 80, s,
+                                           latencies, statuses) for s in share))
+        return time.perf_counter() - start
+
+    elapsed = asyncio.run(go())
+    latencies.sort()
+    return {"concurrency": concurrency, "requests": len(latencies),
+            "settlements_per_s": round(len(latencies) / elapsed),
+            "p50_ms": round(statistics.median(latencies) * 1e3, 2),
+            "p99_ms": round(latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1e3, 2),
+            "errors": sum(1 for s in statuses if s >= 400)}
+
+
+def claims(url: str, headers: dict[str, str], people: list[str], n: int) -> list[bytes]:
+    run = uuid.uuid4().hex[:8]
+    out = []
+    for i in range(n):
+        body = {"setl_id": f"B{run}-{i}", "psn_no": people[i % len(people)],
+                "setl_time": f"2023-{1 + i % 12:02d}-15T10:00:00", "med_type": "21",
+                "hosp_lv": 1 + i % 3, "in_province": True,
+                "medfee_sumamt": f"{2000 + i % 5000}.{i % 100:02d}",
+                "fulamt_ownpay_amt": "100.00", "preselfpay_amt": "50.00",
+                "overlmt_selfpay": "0.00"}
+        out.append(request_bytes("POST", url, body, headers))
+    return out
+
+
+def fresh_database(backend: str, folder: Path) -> tuple[str, Any]:
+    if backend == "sqlite":
+        return f"sqlite:///{folder / 'bench.db'}", lambda: None
+    import psycopg
+
+    schema = f"msbench_{uuid.uuid4().hex[:8]}"
+    admin = PG_URL.replace("postgresql+psycopg", "postgresql")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+
+    def drop() -> None:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+    return f"{PG_URL}?options=-csearch_path%3D{schema}", drop
+
+
+def bench_backend(backend: str, requests: int, workers: int) -> None:
+    from minsheng.service.auth import create_token
+    from minsheng.service.db import Database
+    from minsheng.service.unit_of_work import UnitOfWork
+
+    with tempfile.TemporaryDirectory() as tmp:
+        url, drop = fresh_database(backend, Path(tmp))
+        try:
+            db = Database(url, pool_size=2)
+            db.migrate()
+            with UnitOfWork(db, write=True) as uow:
+                _, secret = create_token(uow, "admin", label="bench")
+                uow.commit()
+            db.dispose()
+            headers = {"Authorization": f"Bearer {secret}"}
+            with running_server("--workers", str(workers),
+                                env={"MINSHENG_DATABASE_URL": url}) as base:
+                people = [f"BP{i:05d}" for i in range(PERSONS)]
+                with httpx.Client(base_url=base, headers=headers) as c:
+                    for p in people:
+                        c.post("/api/v1/persons", json={
+                            "psn_no": p, "insutype": "390", "region": "140100",
+                            "categories": ["minimum_allowance"] if int(p[2:]) % 3 else []})
+                endpoint = f"{base}/api/v1/settlements"
+                load(endpoint, claims(endpoint, headers, people, 50), 4)  # warm up
+                for concurrency in (1, 8, 32):
+                    n = requests if concurrency > 1 else max(requests // 4, 50)
+                    result = load(endpoint, claims(endpoint, headers, people, n), concurrency)
+                    emit(bench="service_settle", backend=backend, workers=workers, **result)
+        finally:
+            drop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--backends", default="postgres,sqlite")
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+    for backend in args.backends.split(","):
+        bench_backend(backend.strip(), args.requests, args.workers)
+
+
+if __name__ == "__main__":
+    main()
