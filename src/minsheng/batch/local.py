@@ -111,6 +111,8 @@ class Ingested:
     persons: Persons
     rows: int
     warnings: list[str]
+    keys: list[pl.DataFrame] = field(default_factory=list)
+    """The distinct parameter lookups the claims need (see :func:`check_parameters`)."""
 
 
 def count_claims(path: Path) -> int:
@@ -164,7 +166,7 @@ def ingest(claims_path: Path, persons: Persons, view: ParameterView,
         shown = sorted(bad + dup, key=lambda r: r.row)[:MAX_REPORTED]
         raise BadRows(shown, bad_count + dup_count)
     warnings = check_parameters(keys, view)
-    return Ingested(persons, offset - 1, warnings)
+    return Ingested(persons, offset - 1, warnings, keys)
 
 
 def _parameter_keys(frame: pl.DataFrame, persons: Persons, breaks: I64) -> pl.DataFrame:

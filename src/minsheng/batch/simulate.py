@@ -1,0 +1,408 @@
+"""Policy simulation: what a change of parameters would cost, before it is made.
+
+The same population (claims and persons, checked once like ``batch settle`` checks them)
+is settled twice by the kernel — under the baseline (the parameters in force, or the
+overrides of ``--baseline``) and under the reform (the overrides of ``--reform``) — chunk
+by chunk of whole persons, and summed:
+
+- fund outlay per tier (``hifp_pay``, ``hifmi_pay``, ``maf_pay``) by insurance type,
+  assistance category and ``med_type``;
+- fiscal liability per level for financing: the registered calculation
+  ``resident_fiscal_subsidy`` (its split of the per-capita subsidy) with the head-count of
+  resident insured persons of each region;
+- watch-list counts (:func:`minsheng.rules.assistance.watch_list_status` semantics, via
+  :mod:`minsheng.batch.person_years`);
+- the distribution of the personal burden per person-year (percentiles, in fen);
+- the resident inpatient payment ratio — fund payments over the policy-range cost of
+  residents' inpatient claims — against its target
+  (``medical.financing.resident.inpatient_payment_ratio_target``).
+
+Whatever a parameter does not say (a region or year without an encoded value) is reported
+as not encoded, naming the parameter, region and date; nothing is guessed. Example values
+used are listed as warnings in the report.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import shutil
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from minsheng.batch.io import PREPARED_SCHEMA, SECONDS_PER_DAY, load_persons, parameter_view
+from minsheng.batch.local import (
+    DEFAULT_CHUNK,
+    NullReporter,
+    Reporter,
+    _BucketSink,
+    check_parameters,
+    count_claims,
+    ingest,
+    segment_last,
+    settle_chunk,
+)
+from minsheng.batch.person_years import watch_lists
+from minsheng.core.calculation import run
+from minsheng.core.categories import CATEGORIES
+from minsheng.core.errors import InputError, MinshengError, ParameterMissing
+from minsheng.core.money import format_fen
+from minsheng.core.parameters import ParameterView
+from minsheng.core.regions import province_of
+from minsheng.rules.settlement_params import CATEGORY_CHOICE, PRIORITY, number_day
+
+TIERS = (("hifp_pay", "基本医保统筹基金"), ("hifmi_pay", "大病保险"), ("maf_pay", "医疗救助"))
+SUMS = ("claims", "medfee_sumamt", "inscp_scp_amt", "hifp_pay", "hifmi_pay", "maf_pay",
+        "psn_part_amt")
+MED_TYPE_LABELS = {11: "普通门诊", 14: "门诊慢特病", 21: "住院"}
+INSUTYPE_LABELS = {True: "城乡居民", False: "职工"}
+CATEGORY_LABELS = ["无救助类别", *(CATEGORIES[k] for k in PRIORITY)]
+PERCENTILES = (50, 75, 90, 95, 99)
+TARGET = "medical.financing.resident.inpatient_payment_ratio_target"
+LEVELS = (("central", "中央"), ("provincial", "省级"), ("local", "市县"))
+
+
+@dataclass
+class Scenario:
+    """One scenario's sums over the whole population."""
+
+    name: str
+    label: str
+    overrides: dict[str, Any]
+    view: ParameterView
+    warnings: list[str] = field(default_factory=list)
+    parts: list[pl.DataFrame] = field(default_factory=list)
+    burdens: list[npt.NDArray[np.int64]] = field(default_factory=list)
+    watch: dict[str, int] = field(default_factory=dict)
+    inpatient: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
+        ("hifp_pay", "hifmi_pay", "maf_pay", "inscp_scp_amt", "claims"), 0))
+    outlay: pl.DataFrame | None = None
+    fiscal: list[dict[str, Any]] = field(default_factory=list)
+    fiscal_missing: list[str] = field(default_factory=list)
+    target: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, frame: pl.DataFrame, settled: Any, persons_view: Any) -> None:
+        r = settled.result
+        chosen = CATEGORY_CHOICE[settled.categories].astype(np.int8)
+        claims = pl.DataFrame({
+            "resident": settled.resident, "category": chosen,
+            "med_type": settled.frame["med_type"], "medfee_sumamt": settled.frame["medfee_sumamt"],
+            "inscp_scp_amt": r.inscp_scp_amt, "hifp_pay": r.hifp_pay, "hifmi_pay": r.hifmi_pay,
+            "maf_pay": r.maf_pay, "psn_part_amt": r.psn_part_amt})
+        self.parts.append(claims.group_by(["resident", "category", "med_type"]).agg(
+            pl.len().cast(pl.Int64).alias("claims"),
+            *[pl.col(c).sum() for c in SUMS[1:]]))
+        inpatient = settled.resident & (settled.frame["med_type"].to_numpy() == 21)
+        for k in ("hifp_pay", "hifmi_pay", "maf_pay", "inscp_scp_amt"):
+            self.inpatient[k] += int(getattr(r, k)[inpatient].sum())
+        self.inpatient["claims"] += int(inpatient.sum())
+        burden = r.after.columns["psn_part_amt"]
+        self.burdens.append(burden.copy())
+        last = segment_last(r)
+        day = settled.frame["t"].to_numpy()[last] // SECONDS_PER_DAY
+        watch = watch_lists(settled.region[last], settled.categories[last], day, burden, self.view)
+        for k, v in watch.counts().items():
+            self.watch[k] = self.watch.get(k, 0) + v
+        self.warnings.extend(w for w in [*settled.warnings, *watch.warnings]
+                             if w not in self.warnings)
+
+    def finish(self) -> None:
+        if self.parts:
+            self.outlay = pl.concat(self.parts).group_by(["resident", "category", "med_type"]).agg(
+                *[pl.col(c).sum() for c in SUMS]).sort(["resident", "category", "med_type"],
+                                                       descending=[True, False, False])
+        else:
+            self.outlay = pl.DataFrame(schema={"resident": pl.Boolean, "category": pl.Int8,
+                                               "med_type": pl.Int8,
+                                               **dict.fromkeys(SUMS, pl.Int64)})
+        self.parts = []
+
+    def total(self, column: str) -> int:
+        assert self.outlay is not None
+        return int(self.outlay[column].sum())
+
+    def burden_array(self) -> npt.NDArray[np.int64]:
+        return np.concatenate(self.burdens) if self.burdens else np.zeros(0, np.int64)
+
+    def percentiles(self) -> dict[str, int]:
+        b = self.burden_array()
+        if not len(b):
+            return {}
+        out = {f"p{q}": int(np.percentile(b, q, method="inverted_cdf")) for q in PERCENTILES}
+        out["max"] = int(b.max())
+        out["mean"] = int((int(b.sum()) * 2 + len(b)) // (2 * len(b)))
+        return out
+
+    def inpatient_ratio(self, which: tuple[str, ...]) -> Fraction | None:
+        base = self.inpatient["inscp_scp_amt"]
+        if not base:
+            return None
+        return Fraction(sum(self.inpatient[k] for k in which), base)
+
+
+@dataclass
+class Simulation:
+    out: Path
+    claims: int
+    person_years: int
+    year: int
+    baseline: Scenario
+    reform: Scenario
+    seconds: float
+    notes: list[str]
+
+    def summary(self) -> dict[str, Any]:
+        def scenario(s: Scenario) -> dict[str, Any]:
+            ratio = s.inpatient_ratio(("hifp_pay",))
+            return {"overrides": s.overrides,
+                    "fund": {k: format_fen(s.total(k)) for k, _ in TIERS},
+                    "psn_part_amt": format_fen(s.total("psn_part_amt")),
+                    "watch_list": s.watch, "burden_percentiles": {
+                        k: format_fen(v) for k, v in s.percentiles().items()},
+                    "resident_inpatient_basic_ratio": _pct(ratio),
+                    "fiscal": s.fiscal, "fiscal_missing": s.fiscal_missing}
+        warnings = list(dict.fromkeys([*self.baseline.warnings, *self.reform.warnings]))
+        return {"claims": self.claims, "person_years": self.person_years, "year": self.year,
+                "baseline": scenario(self.baseline), "reform": scenario(self.reform),
+                "warnings": warnings, "notes": self.notes, "seconds": round(self.seconds, 3),
+                "report": str(self.out / "report.html")}
+
+    def headlines(self) -> list[str]:
+        lines = []
+        for k, label in TIERS:
+            b, r = self.baseline.total(k), self.reform.total(k)
+            lines.append(f"{label}：基线 {format_fen(b)} 元，改革 {format_fen(r)} 元，"
+                         f"变化 {_signed(r - b)} 元")
+        wb, wr = self.baseline.watch, self.reform.watch
+        lines.append(f"因病返贫监测：{wb.get('relapse_watch', 0)} → {wr.get('relapse_watch', 0)} 人年；"
+                     f"因病致贫监测：{wb.get('impoverish_watch', 0)} → {wr.get('impoverish_watch', 0)} 人年")
+        return lines
+
+
+def _signed(fen: int) -> str:
+    return ("+" if fen > 0 else "") + format_fen(fen)
+
+
+def _pct(ratio: Fraction | None) -> str | None:
+    if ratio is None:
+        return None
+    basis = ratio * 10000
+    q, r = divmod(basis.numerator, basis.denominator)
+    if 2 * r >= basis.denominator:
+        q += 1
+    return f"{q // 100}.{q % 100:02d}%"
+
+
+def run_simulation(claims: Path, persons_path: Path, out: Path, *,
+                   baseline: Mapping[str, Any] | None = None, reform: Mapping[str, Any],
+                   chunk_rows: int = DEFAULT_CHUNK, reporter: Reporter | None = None) -> Simulation:
+    """``minsheng simulate`` (see the module docstring); writes the report and CSV tables."""
+    started = time.perf_counter()
+    reporter = reporter or NullReporter()
+    scenarios = [Scenario("baseline", "基线", dict(baseline or {}), parameter_view(baseline or {})),
+                 Scenario("reform", "改革方案", dict(reform), parameter_view(reform))]
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise InputError("--out", f"输出目录 {out} 已存在且不是空目录", "output exists and is not empty")
+    reporter.phase("读取人员 reading persons", None)
+    persons = load_persons(persons_path)
+    total = count_claims(claims)
+    buckets = max(1, math.ceil(total / chunk_rows))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".minsheng-simulate-", dir=out.parent))
+    try:
+        sink = _BucketSink(work, buckets, len(persons))
+        try:
+            ingested = ingest(claims, persons, scenarios[0].view, sink,
+                              batch_rows=min(chunk_rows, DEFAULT_CHUNK), total=total,
+                              reporter=reporter)
+        finally:
+            sink.close()
+        scenarios[0].warnings.extend(ingested.warnings)
+        scenarios[1].warnings.extend(check_parameters(ingested.keys, scenarios[1].view))
+        reporter.phase("模拟结算 settling baseline and reform", ingested.rows)
+        days: list[npt.NDArray[np.int64]] = []
+        for b in range(buckets):
+            path = work / f"bucket-{b:05d}.arrow"
+            if not path.exists():
+                continue
+            frame = pl.read_ipc(path)
+            days.append(frame["t"].to_numpy()[:: max(1, frame.height // 1000)] // SECONDS_PER_DAY)
+            for s in scenarios:
+                s.add(frame, settle_chunk(frame, s.view, persons), persons)
+            reporter.advance(frame.height)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    for s in scenarios:
+        s.finish()
+    year = _main_year(days)
+    counts = _resident_counts(persons)
+    for s in scenarios:
+        _fiscal(s, counts, year)
+        _targets(s, counts, year)
+    person_years = len(scenarios[0].burden_array())
+    notes = [f"模拟年度 {year}：财政补助按该年1月1日在各地区有效的参数、以人员文件中城乡居民参保人数计算。",
+             "支付比例 = 基金支付 ÷ 城乡居民住院结算单的政策范围内费用；与目标比较的是基本医保统筹基金支付比例"
+             "（读法：吉医保联〔2020〕15号所说的“城乡居民医保政策范围内住院费用平均支付比例”）。"]
+    sim = Simulation(out, ingested.rows, person_years, year, scenarios[0], scenarios[1],
+                     time.perf_counter() - started, notes)
+    write_outputs(sim)
+    return sim
+
+
+def _main_year(days: list[npt.NDArray[np.int64]]) -> int:
+    if not days:
+        return 0
+    d = np.concatenate(days)
+    years = d.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
+    values, counts = np.unique(years, return_counts=True)
+    return int(values[np.argmax(counts)])
+
+
+def _resident_counts(persons: Any) -> dict[str, int]:
+    codes, counts = np.unique(persons.region[persons.resident], return_counts=True)
+    return {f"{int(c):06d}": int(n) for c, n in zip(codes, counts, strict=True)}
+
+
+def _fiscal(s: Scenario, counts: Mapping[str, int], year: int) -> None:
+    """Fiscal liability per level: ``resident_fiscal_subsidy`` × residents of each region."""
+    names = ("liability_total", *(f"liability_{k}" for k, _ in LEVELS))
+    missing: dict[tuple[str, str], list[str]] = {}
+    for region, n in sorted(counts.items()):
+        overrides = {k: v for k, v in s.overrides.items()
+                     if k.startswith("medical.financing.")}
+        try:
+            result = run("resident_fiscal_subsidy", date=f"{year}-01-01", region=region,
+                         inputs={"insured_persons": n}, parameters=overrides, trace=False)
+        except ParameterMissing as exc:
+            missing.setdefault((exc.name, str(exc.details.get("date"))), []).append(region)
+            continue
+        except MinshengError as exc:
+            if exc.message not in s.fiscal_missing:
+                s.fiscal_missing.append(exc.message)
+            continue
+        row = {"region": region, "insured_residents": n,
+               "per_capita": format_fen(result.outputs["total"])}
+        for name in names:
+            row[name] = format_fen(result.outputs[name])
+        s.fiscal.append(row)
+        s.warnings.extend(w for w in result.warnings if w not in s.warnings)
+    for (name, day), regions in missing.items():
+        s.fiscal_missing.append(f"参数 {name} 在地区 {'、'.join(regions)}、日期 {day} 没有已编码的取值")
+
+
+def _targets(s: Scenario, counts: Mapping[str, int], year: int) -> None:
+    provinces = sorted({province_of(code) for code in counts})
+    for code in provinces:
+        day = number_day(0).replace(year=year, month=12, day=31) if year else None
+        try:
+            if day is None:
+                raise InputError("year", "没有结算单", "no claims")
+            resolved = s.view.get(TARGET, day, code)
+        except MinshengError as exc:
+            s.target.append({"province": code, "target": None, "note": exc.message})
+            continue
+        s.target.append({"province": code, "target": resolved.value,
+                         "note": resolved.reference.cite()})
+
+
+def write_outputs(sim: Simulation) -> None:
+    """CSV tables, ``summary.json`` and ``report.html`` into ``sim.out``."""
+    from minsheng.batch.report import render_report
+
+    out = sim.out
+    out.mkdir(parents=True, exist_ok=True)
+    b, r = sim.baseline, sim.reform
+    assert b.outlay is not None and r.outlay is not None
+    _write_csv(out / "outlay_by_category.csv", outlay_rows(sim, ["resident", "category"]))
+    _write_csv(out / "outlay_by_med_type.csv", outlay_rows(sim, ["resident", "med_type"]))
+    _write_csv(out / "watch_list.csv", [
+        {"list": k, "baseline": b.watch.get(k, 0), "reform": r.watch.get(k, 0),
+         "change": r.watch.get(k, 0) - b.watch.get(k, 0)}
+        for k in ("relapse_watch", "impoverish_watch", "none", "unknown")])
+    pb, pr = b.percentiles(), r.percentiles()
+    _write_csv(out / "burden_percentiles.csv", [
+        {"statistic": k, "baseline": format_fen(pb[k]), "reform": format_fen(pr[k]),
+         "change": format_fen(pr[k] - pb[k])} for k in pb])
+    _write_csv(out / "inpatient_ratio.csv", inpatient_rows(sim))
+    _write_csv(out / "fiscal_liability.csv", [
+        {"scenario": s.name, **row} for s in (b, r) for row in s.fiscal])
+    (out / "summary.json").write_text(json.dumps(sim.summary(), ensure_ascii=False, indent=1,
+                                                 default=str), "utf-8")
+    (out / "report.html").write_text(render_report(sim), "utf-8")
+
+
+def outlay_rows(sim: Simulation, by: list[str]) -> list[dict[str, Any]]:
+    """Fund outlay per tier, baseline vs reform, grouped by ``by`` (money as text)."""
+    frames = []
+    for s in (sim.baseline, sim.reform):
+        assert s.outlay is not None
+        frames.append(s.outlay.group_by(by).agg(*[pl.col(c).sum() for c in SUMS])
+                      .with_columns(pl.lit(s.name).alias("scenario")))
+    both = pl.concat(frames)
+    keys = both.select(by).unique().sort(by, descending=[True] + [False] * (len(by) - 1))
+    rows = []
+    for key in keys.iter_rows(named=True):
+        sel = both
+        for k, v in key.items():
+            sel = sel.filter(pl.col(k) == v)
+        vals = {row["scenario"]: row for row in sel.iter_rows(named=True)}
+        base, ref = vals.get("baseline", {}), vals.get("reform", {})
+        row: dict[str, Any] = {"insutype": INSUTYPE_LABELS[bool(key["resident"])]}
+        if "category" in key:
+            row["category"] = CATEGORY_LABELS[int(key["category"])]
+        if "med_type" in key:
+            row["med_type"] = MED_TYPE_LABELS[int(key["med_type"])]
+        row["claims"] = int(base.get("claims", 0))
+        for k, _ in TIERS:
+            bv, rv = int(base.get(k, 0)), int(ref.get(k, 0))
+            row[f"{k}_baseline"] = format_fen(bv)
+            row[f"{k}_reform"] = format_fen(rv)
+            row[f"{k}_change"] = format_fen(rv - bv)
+        bp, rp = int(base.get("psn_part_amt", 0)), int(ref.get("psn_part_amt", 0))
+        row["psn_part_amt_baseline"] = format_fen(bp)
+        row["psn_part_amt_reform"] = format_fen(rp)
+        rows.append(row)
+    return rows
+
+
+def inpatient_rows(sim: Simulation) -> list[dict[str, Any]]:
+    rows = []
+    for s in (sim.baseline, sim.reform):
+        target = next((t for t in s.target if t["target"] is not None), None)
+        basic = s.inpatient_ratio(("hifp_pay",))
+        rows.append({
+            "scenario": s.name, "claims": s.inpatient["claims"],
+            "inscp_scp_amt": format_fen(s.inpatient["inscp_scp_amt"]),
+            "hifp_pay": format_fen(s.inpatient["hifp_pay"]),
+            "basic_ratio": _pct(basic),
+            "basic_critical_ratio": _pct(s.inpatient_ratio(("hifp_pay", "hifmi_pay"))),
+            "all_funds_ratio": _pct(s.inpatient_ratio(("hifp_pay", "hifmi_pay", "maf_pay"))),
+            "target": _pct(target["target"]) if target else None,
+            "meets_target": (None if target is None or basic is None
+                             else basic >= target["target"]),
+            "target_source": target["note"] if target else "；".join(
+                str(t["note"]) for t in s.target)})
+    return rows
+
+
+def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    with path.open("w", encoding="utf-8-sig", newline="") as f:
+        if not rows:
+            f.write("\n")
+            return
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+__all__ = ["PREPARED_SCHEMA", "Simulation", "run_simulation"]
