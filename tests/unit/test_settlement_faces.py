@@ -66,6 +66,12 @@ def test_a_bad_claim_exits_2_naming_the_claim_and_field() -> None:
     assert result.stdout == ""
 
 
+def test_no_claims_settle_to_empty_lists() -> None:
+    result = runner.invoke(app, ["settle", "-"], input='{"persons": [], "claims": []}')
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"claims": [], "persons": [], "warnings": []}
+
+
 def test_a_file_that_is_not_json_exits_2() -> None:
     result = runner.invoke(app, ["settle", "-"], input="{persons")
     assert result.exit_code == 2

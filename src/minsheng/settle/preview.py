@@ -18,9 +18,9 @@ from minsheng.core.errors import InputError, MinshengError
 from minsheng.core.money import format_fen
 from minsheng.core.parameters import ParameterStore, ParameterView, default_store
 from minsheng.core.regions import get_region
-from minsheng.core.trace import NullTrace, Trace
+from minsheng.core.trace import NullTrace
 from minsheng.rules.settlement import Settlement, resolve, settle
-from minsheng.rules.settlement_params import ClaimParameters, number_day
+from minsheng.rules.settlement_params import ClaimParameters
 from minsheng.rules.settlement_trace import claim_trace
 from minsheng.settle.output import claim_json, person_year_json
 from minsheng.settle.parse import Batch, parse_batch
@@ -65,8 +65,9 @@ def render(batch: Batch, params: ClaimParameters, result: Settlement, view: Para
             out["trace"] = claim_trace(batch.arrays, params, result, k).to_json()
         per_claim[j] = out
     persons = []
-    starts = result.segment.searchsorted(range(len(result.after)), side="left")
-    ends = [*starts[1:].tolist(), len(result)]
+    nseg = len(result.after)
+    starts = result.segment.searchsorted(range(nseg), side="left")
+    ends = [*starts[1:].tolist(), len(result)] if nseg else []
     for s, last in enumerate(ends):
         k = last - 1
         psn_no = batch.people[int(result.after.person[s])]
@@ -102,9 +103,3 @@ def watch_list(view: ParameterView, region: str, day: dt.date, categories: tuple
             warnings.append(w)
     return {"watch_list": key, "watch_list_threshold": format_fen(threshold)}
 
-
-def trace_of(batch: Batch, params: ClaimParameters, result: Settlement, k: int) -> Trace:
-    return claim_trace(batch.arrays, params, result, k)
-
-
-__all__ = ["number_day", "parse_view", "preview", "render", "watch_list"]
