@@ -60,6 +60,29 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
     "analyst": frozenset(),
     "citizen": frozenset({PERSON_READ, SETTLEMENT_READ, ACCUMULATORS_READ}),
 }
+
+# Casework (issue 5, minsheng.service.casework): agencies handle cases of their region;
+# treating institutions file recognitions; citizens apply online for themselves; social
+# assistance is further limited by the staff level (village, township, county) of the token.
+CASEWORK = "casework.handle"
+CASEWORK_APPLY = "casework.apply"
+CASEWORK_READ = "casework.read"
+RECOGNISE = "casework.recognise"
+ASSISTANCE = "casework.assistance"
+WATCH_LIST = "watch_list.read"
+ACTIONS.update({
+    CASEWORK: "办理医保经办业务（备案、转移接续、认定审核、轧差报销）",
+    CASEWORK_APPLY: "申请异地就医备案、转移接续或慢特病认定",
+    CASEWORK_READ: "查询经办业务办理进度",
+    RECOGNISE: "在定点医疗机构办理门诊慢特病、双通道药品认定",
+    ASSISTANCE: "办理社会救助审批",
+    WATCH_LIST: "查询和导出因病返贫致贫监测名单",
+})
+ROLE_ACTIONS["admin"] = frozenset(ACTIONS)
+ROLE_ACTIONS["agency"] |= {CASEWORK, CASEWORK_APPLY, CASEWORK_READ, RECOGNISE, ASSISTANCE,
+                           WATCH_LIST}
+ROLE_ACTIONS["hospital"] |= {CASEWORK_READ, RECOGNISE}
+ROLE_ACTIONS["citizen"] |= {CASEWORK_APPLY, CASEWORK_READ}
 TOKEN_PREFIX = "msk_"
 
 

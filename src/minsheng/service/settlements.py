@@ -39,6 +39,7 @@ from minsheng.service.auth import (
     SETTLEMENT_READ,
     Principal,
 )
+from minsheng.service.casework import settlement_hooks
 from minsheng.service.models import Settlement
 from minsheng.service.persons import categories_on, parse_psn_no
 from minsheng.service.unit_of_work import DuplicateKey, UnitOfWork, UnitOfWorkFactory
@@ -74,8 +75,9 @@ def settle(uow_factory: UnitOfWorkFactory, principal: Principal,
            raw: Mapping[str, Any]) -> SettleReply:
     """Settle one claim (or replay its first reply); see the module docstring."""
     principal.require(SETTLE)
-    claim = kernel.parse_claim(raw)
-    digest = request_hash(claim)
+    care = settlement_hooks.take(raw)  # casework (issue 5): place of care, visit, disease
+    claim = kernel.parse_claim(care.claim)
+    digest = care.digest(request_hash(claim))
     with uow_factory(write=True) as uow:
         person = uow.persons.get(claim.psn_no, lock=True)
         if person is None:
@@ -94,7 +96,9 @@ def settle(uow_factory: UnitOfWorkFactory, principal: Principal,
                            psn_no=person.psn_no)
         before = uow.accumulators.get(person.psn_no, year)
         categories = categories_on(person, claim.setl_time.date())
+        claim = care.route(uow, person, claim)  # refuses, or settles as 14 / 21
         result = kernel.settle_one(claim, person.insutype, person.region, categories, before)
+        care.annotate(result)
         body = orjson.dumps(result.reply)
         contributions = {f: v - before.get(f, 0) for f, v in result.accumulators.items()
                          if v != before.get(f, 0)}

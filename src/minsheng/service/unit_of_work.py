@@ -21,6 +21,7 @@ from types import TracebackType
 from sqlalchemy.exc import IntegrityError
 
 from minsheng.core.errors import Conflict
+from minsheng.service.casework.repository import CaseworkRepository
 from minsheng.service.db import Database
 from minsheng.service.repository import (
     AccumulatorRepository,
@@ -41,6 +42,7 @@ class UnitOfWork:
     accumulators: AccumulatorRepository
     tokens: TokenRepository
     audit: AuditLog
+    casework: CaseworkRepository  # issue 5: filings, transfers, recognitions, assistance
 
     def __init__(self, database: Database, *, write: bool = False) -> None:
         self.database = database
@@ -48,12 +50,16 @@ class UnitOfWork:
         self.dialect = database.dialect
 
     def __enter__(self) -> UnitOfWork:
+        self._queued = self.write and self.database.is_sqlite
+        if self._queued:  # writers of this process queue here instead of polling SQLite
+            self.database.write_lock.acquire()
         self.session = self.database.session(write=self.write)
         self.persons = PersonRepository(self.session)
         self.settlements = SettlementRepository(self.session)
         self.accumulators = AccumulatorRepository(self.session)
         self.tokens = TokenRepository(self.session)
         self.audit = AuditLog(self.session)
+        self.casework = CaseworkRepository(self.session)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -62,6 +68,9 @@ class UnitOfWork:
             self.rollback()
         finally:
             self.session.close()
+            if self._queued:
+                self._queued = False
+                self.database.write_lock.release()
 
     def commit(self) -> None:
         """Commit; a unique key taken meanwhile by another transaction is :class:`DuplicateKey`."""
