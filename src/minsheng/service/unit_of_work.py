@@ -22,7 +22,6 @@ from sqlalchemy.exc import IntegrityError
 
 from minsheng.core.errors import Conflict
 from minsheng.service.casework.repository import CaseworkRepository
-from minsheng.service.casework.repository import CaseworkRepository
 from minsheng.service.db import Database
 from minsheng.service.repository import (
     AccumulatorRepository,
@@ -44,7 +43,6 @@ class UnitOfWork:
     tokens: TokenRepository
     audit: AuditLog
     casework: CaseworkRepository  # issue 5: filings, transfers, recognitions, assistance
-    casework: CaseworkRepository  # issue 5: filings, transfers, recognitions, assistance
 
     def __init__(self, database: Database, *, write: bool = False) -> None:
         self.database = database
@@ -61,7 +59,6 @@ class UnitOfWork:
         self.accumulators = AccumulatorRepository(self.session)
         self.tokens = TokenRepository(self.session)
         self.audit = AuditLog(self.session)
-        self.casework = CaseworkRepository(self.session)
         self.casework = CaseworkRepository(self.session)
         return self
 
