@@ -52,7 +52,7 @@ def _scaled(ratio: Fraction | None) -> int:
         Field("categories", "categories", "救助对象类别（可多选）", required=False),
         Field("med_type", "enum", "医疗类别",
               choices=tuple(MED_TYPE_LABELS.items())),
-        Field("in_province", "bool", "是否省内就医", required=False, default=True),
+        Field("in_province", "bool", "是否省内就医（省内住院才适用综合支付比例托底）"),
         Field("inscp_scp_amt", "money", "政策范围内费用 R（元）"),
         Field("hifp_pay", "money", "基本医保统筹基金支付（元）"),
         Field("hifmi_pay", "money", "大病保险支付（元）", required=False, default=0),
