@@ -9,14 +9,13 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+from batch_helpers import Population, read_output
 
 from minsheng.batch import local
 from minsheng.batch import spark as spark_engine
 from minsheng.core.categories import parse_categories
 from minsheng.service.kernel import OUTPUTS, settle_one
 from minsheng.settle.parse import parse_claim
-
-from batch_helpers import Population, read_output
 
 REFORM = {"medical.assistance.minimum_allowance.inpatient_ratio": 0.9,
           "medical.critical.resident.deductible": "8000.00",
