@@ -550,10 +550,12 @@ def fen_decimals(fen: I64) -> pl.Series:
 
 def money_texts(values: Mapping[str, I64], no_cap: tuple[str, ...] = CAP_ROOMS) -> dict[str, pl.Series]:
     """Fen arrays as two-decimal texts (``"580.00"``); ``-1`` in a cap-room column: empty."""
-    out = {}
+    decimals = pl.DataFrame([fen_decimals(v).alias(k) for k, v in values.items()])
+    exprs = []
     for k, v in values.items():
-        text = fen_decimals(v).cast(pl.String).alias(k)
+        text = pl.col(k).cast(pl.String)
         if k in no_cap:
-            text = pl.select(pl.when(pl.Series(v) >= 0).then(text).otherwise(None)).to_series().alias(k)
-        out[k] = text
-    return out
+            text = pl.when(pl.lit(pl.Series(v)) >= 0).then(text).otherwise(None)
+        exprs.append(text.alias(k))
+    out = decimals.select(exprs)
+    return {k: out[k] for k in values}

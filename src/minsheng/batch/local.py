@@ -74,7 +74,7 @@ from minsheng.core.parameters import ParameterView
 from minsheng.rules.settlement import Claims, Settlement, resolve, settle
 from minsheng.rules.settlement_params import period_breaks
 
-DEFAULT_CHUNK = 1_000_000
+DEFAULT_CHUNK = 500_000
 WORK = "_work"
 MANIFEST = f"{WORK}/manifest.json"
 META_KEY = b"minsheng.batch"
@@ -221,7 +221,7 @@ def settle_chunk(frame: pl.DataFrame, view: ParameterView, persons: Persons | No
 
     The person's ``region``, ``resident`` and ``categories`` come from ``persons`` (by
     ``pidx``) or, when ``persons`` is None, from columns of ``frame`` (the Spark engine)."""
-    frame = frame.sort(["pidx", "t", "setl_id"])
+    frame = settlement_sorted(frame)
     pidx = frame["pidx"].to_numpy()
     if persons is not None:
         region, resident = persons.region[pidx], persons.resident[pidx]
@@ -240,12 +240,22 @@ def settle_chunk(frame: pl.DataFrame, view: ParameterView, persons: Persons | No
     return Settled(frame, region, resident, categories, result, list(params.tables.warnings))
 
 
-def claim_table(s: Settled, psn_no: pl.Series) -> pa.Table:
+def settlement_sorted(frame: pl.DataFrame) -> pl.DataFrame:
+    """Prepared rows in settlement order: by person, ``setl_time``, then ``setl_id`` as text."""
+    pidx = frame["pidx"].to_numpy()
+    t = frame["t"].to_numpy()
+    order = np.lexsort((t, pidx))
+    ps, ts = pidx[order], t[order]
+    if bool(((ps[1:] == ps[:-1]) & (ts[1:] == ts[:-1])).any()):
+        return frame.sort(["pidx", "t", "setl_id"])  # ties in time: settle_id decides
+    return frame[order]
+
+
+def claim_table(s: Settled, psn_no: pl.Series) -> pl.DataFrame:
     """Per-claim outputs: ``setl_id``, ``psn_no``, money as text, cap rooms (empty: no cap)."""
     r = s.result
     texts = money_texts({k: getattr(r, k) for k in (*OUTPUT_MONEY, *CAP_ROOMS)})
-    frame = pl.DataFrame({"setl_id": s.frame["setl_id"], "psn_no": psn_no, **texts})
-    return frame.to_arrow().cast(CLAIM_OUTPUT_SCHEMA)
+    return pl.DataFrame({"setl_id": s.frame["setl_id"], "psn_no": psn_no, **texts})
 
 
 def segment_last(result: Settlement) -> npt.NDArray[np.intp]:
@@ -261,7 +271,7 @@ def segment_last(result: Settlement) -> npt.NDArray[np.intp]:
 
 
 def person_year_table(s: Settled, psn_no: pl.Series, view: ParameterView
-                      ) -> tuple[pa.Table, list[str]]:
+                      ) -> tuple[pl.DataFrame, list[str]]:
     """Per person-year totals and watch list (:mod:`minsheng.batch.person_years`)."""
     after = s.result.after
     cols = {k: after.columns[k] for k in ("medfee_sumamt", "inscp_scp_amt", "hifp_pay",
@@ -275,7 +285,7 @@ def person_year_table(s: Settled, psn_no: pl.Series, view: ParameterView
     frame = pl.DataFrame({"psn_no": psn_no.gather(last), "year": after.year.astype(np.int32),
                           **texts, "watch_list": pl.Series(watch.key, dtype=pl.String),
                           "watch_list_threshold": threshold})
-    return frame.to_arrow().cast(PERSON_YEAR_SCHEMA), watch.warnings
+    return frame, watch.warnings
 
 
 # -- the job ------------------------------------------------------------------------------
@@ -330,7 +340,7 @@ def _read_manifest(out: Path) -> dict[str, Any] | None:
         except ValueError:
             doc = None
     elif (out / part_name(0)).exists():
-        meta = pq.read_schema(out / part_name(0)).metadata or {}
+        meta = pq.ParquetFile(out / part_name(0)).metadata.metadata or {}
         if META_KEY in meta:
             doc = json.loads(meta[META_KEY])
             doc["done"] = list(range(int(doc["buckets"])))
@@ -363,11 +373,11 @@ def _worker_view(overrides_json: str) -> ParameterView:
     return parameter_view(json.loads(overrides_json))
 
 
-def _write_parquet(table: pa.Table, path: Path, meta: str) -> None:
+def _write_parquet(frame: pl.DataFrame, path: Path, meta: str) -> None:
     tmp = path.parent / WORK / f"{path.parent.name}-{path.name}.tmp"
     tmp.parent.mkdir(exist_ok=True)
-    table = table.replace_schema_metadata({META_KEY: meta.encode()})
-    pq.write_table(table, tmp, compression="lz4", row_group_size=1 << 20)
+    frame.write_parquet(tmp, compression="lz4", row_group_size=1 << 20,
+                        metadata={META_KEY.decode(): meta})
     os.replace(tmp, path)
 
 
@@ -511,8 +521,8 @@ def _part_meta(manifest: Mapping[str, Any]) -> str:
 def _workers(requested: int | None, rows: int, tasks: int) -> int:
     if requested is not None:
         return max(1, min(requested, tasks))
-    if rows < 400_000:
-        return 1
+    if rows < 2_000_000:
+        return 1  # starting worker processes costs more than it saves below this
     return max(1, min(os.cpu_count() or 1, tasks))
 
 

@@ -120,8 +120,8 @@ def settle_groups(overrides_json: str, person_years: bool
         psn_no = settled.frame["psn_no"]
         if person_years:
             out, _ = person_year_table(settled, psn_no, view)
-            return out
-        return claim_table(settled, psn_no)
+            return out.to_arrow().cast(PERSON_YEAR_SCHEMA)
+        return claim_table(settled, psn_no).to_arrow().cast(CLAIM_OUTPUT_SCHEMA)
 
     return run
 

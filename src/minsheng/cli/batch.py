@@ -54,7 +54,7 @@ def settle(
     params: Path | None = typer.Option(None, "--params", help="参数假设值 JSON 文件（同 parameters）"),
     master: str = typer.Option("local[*]", "--master", help="Spark master（--engine spark）"),
     person_years: Path | None = typer.Option(None, "--person-years", help="另存每人每年合计与监测名单的目录"),
-    chunk_rows: int = typer.Option(1_000_000, "--chunk-rows", help="每块约多少笔结算单（整人分块）"),
+    chunk_rows: int = typer.Option(500_000, "--chunk-rows", help="每块约多少笔结算单（整人分块）"),
     workers: int | None = typer.Option(None, "--workers", help="本机并行进程数（默认按 CPU 核数）"),
     as_json: bool = typer.Option(False, "--json", help="以 JSON 输出摘要"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="不显示进度条"),
@@ -145,7 +145,7 @@ def simulate(
     reform: Path = typer.Option(..., "--reform", help="改革方案：参数假设值 JSON"),
     baseline: Path | None = typer.Option(None, "--baseline", help="基线：参数假设值 JSON（默认现行参数）"),
     out_dir: Path = typer.Option(..., "--out", help="输出目录（report.html 与 CSV 表）"),
-    chunk_rows: int = typer.Option(1_000_000, "--chunk-rows", help="每块约多少笔结算单"),
+    chunk_rows: int = typer.Option(500_000, "--chunk-rows", help="每块约多少笔结算单"),
     as_json: bool = typer.Option(False, "--json", help="以 JSON 输出摘要"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="不显示进度条"),
 ) -> None:

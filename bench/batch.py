@@ -1,0 +1,135 @@
+"""Benchmark: batch settlement end to end (Parquet → Parquet), local and Spark.
+
+Prints one JSON line per measurement: claims per second and the peak memory of the whole
+process tree (the engine and its worker processes, sampled from /proc every 50 ms).
+
+Usage: ``python bench/batch.py [--sizes 1000000,10000000] [--spark-size 1000000]
+[--data DIR] [--no-spark]``. Synthetic data (``minsheng synth``) are generated once per
+size into ``--data`` (default: a temporary folder) and reused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+CLAIMS_PER_PERSON = 4.41  # the synthetic Shanxi profile's mean, measured
+
+
+def emit(**fields: object) -> None:
+    print(json.dumps(fields, ensure_ascii=False), flush=True)
+
+
+def _tree_rss(root: int) -> int:
+    """Resident memory of ``root`` and all its descendants, in bytes."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid, ppid = int(entry), int(fields[1])
+        children.setdefault(ppid, []).append(pid)
+        rss[pid] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack.extend(children.get(pid, []))
+    return total
+
+
+def measure(cmd: list[str]) -> tuple[float, int, str]:
+    """Run ``cmd``; wall seconds, peak resident memory of its process tree, stdout."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = 0
+    stop = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not stop.is_set():
+            peak = max(peak, _tree_rss(proc.pid))
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, err = proc.communicate()
+    stop.set()
+    sampler.join()
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err[-3000:]}")
+    return seconds, peak, out
+
+
+def ensure_data(root: Path, claims: int) -> tuple[Path, Path, int]:
+    folder = root / f"synth-{claims}"
+    if not (folder / "claims.parquet").exists():
+        persons = int(claims / CLAIMS_PER_PERSON)
+        seconds, peak, out = measure([sys.executable, "-m", "minsheng", "synth", "--persons",
+                                      str(persons), "--seed", "2023", "--out", str(folder), "--json"])
+        info = json.loads(out)
+        emit(bench="batch_synth", persons=info["persons"], claims=info["claims"],
+             seconds=round(seconds, 2), rows_per_s=round(info["claims"] / seconds),
+             peak_mib=round(peak / 2**20))
+    import pyarrow.parquet as pq
+
+    n = pq.ParquetFile(folder / "claims.parquet").metadata.num_rows
+    return folder / "claims.parquet", folder / "persons.parquet", n
+
+
+def settle(engine: str, claims: Path, persons: Path, n: int, work: Path, **options: str) -> None:
+    out = work / f"out-{engine}-{n}-{'-'.join(options.values()) or 'default'}"
+    shutil.rmtree(out, ignore_errors=True)
+    cmd = [sys.executable, "-m", "minsheng", "batch", "settle", str(claims), "--persons",
+           str(persons), "--out", str(out), "--engine", engine, "--json", "-q"]
+    for k, v in options.items():
+        cmd += [f"--{k.replace('_', '-')}", v]
+    seconds, peak, stdout = measure(cmd)
+    summary = json.loads(stdout[stdout.index("{"):])
+    emit(bench="batch_settle", engine=engine, claims=summary["rows"], chunks=summary["chunks"],
+         **options, seconds=round(seconds, 2), claims_per_s=round(summary["rows"] / seconds),
+         peak_mib=round(peak / 2**20), cores=os.cpu_count())
+    shutil.rmtree(out, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", default="1000000,10000000")
+    parser.add_argument("--spark-size", type=int, default=1_000_000)
+    parser.add_argument("--data", type=Path, default=None)
+    parser.add_argument("--no-spark", action="store_true")
+    args = parser.parse_args()
+    root = args.data or Path(tempfile.mkdtemp(prefix="minsheng-bench-"))
+    root.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="minsheng-bench-out-"))
+    try:
+        for size in [int(s) for s in args.sizes.split(",") if s]:
+            claims, persons, n = ensure_data(root, size)
+            settle("local", claims, persons, n, work)
+            settle("local", claims, persons, n, work, workers="1")
+        if not args.no_spark:
+            claims, persons, n = ensure_data(root, args.spark_size)
+            for master in ("local[1]", "local[2]"):
+                settle("spark", claims, persons, n, work, master=master)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        if args.data is None:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
