@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from minsheng import __version__, web
 from minsheng.api import service
 from minsheng.api.responses import JSON
-from minsheng.api.routes import calculations, settlements_preview
+from minsheng.api.routes import calculations, casework_routes, settlements_preview
 from minsheng.core.errors import MinshengError
 
 
@@ -33,6 +33,8 @@ def create_app() -> FastAPI:
 
     app.include_router(calculations.router)
     app.include_router(settlements_preview.router)
+    for router in casework_routes.ROUTERS:  # issue 5: casework and watch lists
+        app.include_router(router)
     service.install(app)  # persons, settlements, audit; database migrated on start
     web.install(app)  # pages in Chinese and /static
     return app
