@@ -31,6 +31,7 @@ def create_app() -> FastAPI:
     async def validation_error(_: Request, exc: RequestValidationError) -> JSON:
         return JSON(validation_body(exc.errors()), status_code=422)
 
+    app.router.routes.extend(calculations.FAST_ROUTES)  # the calculator's hot path first
     app.include_router(calculations.router)
     app.include_router(settlements_preview.router)
     for router in casework_routes.ROUTERS:  # issue 5: casework and watch lists
