@@ -67,6 +67,9 @@ KINDS = {"chronic_disease": "门诊慢特病认定", "dual_channel_drug": "双�
 CHANNELS = {"institution": "就医地定点医疗机构办理", "online": "线上申请（参保地经办机构审核）"}
 TITLES = {"resident": "住院医师（初级）", "attending": "主治医师（中级）",
           "associate_chief": "副主任医师（副高级）", "chief": "主任医师（正高级）"}
+TITLE_ALIASES = {"住院医师": "resident", "初级": "resident", "主治医师": "attending",
+                 "中级": "attending", "副主任医师": "associate_chief", "副高级": "associate_chief",
+                 "主任医师": "chief", "正高级": "chief"}
 TITLE_RANK = {key: i for i, key in enumerate(TITLES)}
 STATUS = {"submitted": "已提交待审核", "approved": "已认定", "rejected": "未通过",
           "revoked": "已撤销"}
@@ -121,7 +124,9 @@ def _check_institution(principal: Principal, institution: str) -> None:
 
 def _physician(body: Body, ctx: Context) -> tuple[str, str]:
     name = body.text("physician_name", max_len=64)
-    title = body.choice("physician_title", TITLES)
+    raw = body.raw.get("physician_title")
+    title = (TITLE_ALIASES[raw.strip()] if isinstance(raw, str) and raw.strip() in TITLE_ALIASES
+             else body.choice("physician_title", TITLES))
     need = ctx.resolve("casework.dual_channel.physician_min_title")
     if TITLE_RANK[title] < TITLE_RANK[need.value]:
         ref = need.reference
