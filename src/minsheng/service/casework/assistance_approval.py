@@ -71,7 +71,8 @@ STEP_NAMES = {"applied": "乡镇（街道）一门式申请", "accepted": "受�
               "survey": "入户调查", "verification_sent": "送经济核对（批次）",
               "verification": "经济核对结果", "appraisal_required": "需民主评议",
               "appraisal": "民主评议", "signed": "乡镇（街道）审批签字", "approved": "审批批次生效：认定",
-              "denied": "审批批次生效：不予认定"}
+              "denied": "审批批次生效：不予认定", "apply": "申请", "accept": "受理",
+              "require_appraisal": "要求民主评议", "sign": "审批签字", "read": "查询"}
 LOW_INCOME = ("低收入人员", "低收入")
 
 
@@ -131,15 +132,19 @@ def _staff(uow: UnitOfWork, principal: Principal) -> Staff:
     return Staff(row.level, principal.region, row.township, row.village)
 
 
+def _level_may(staff: Staff, principal: Principal, step: str) -> None:
+    if staff.level != "admin" and step not in LEVEL_STEPS[staff.level]:
+        raise Forbidden(f"{LEVELS[staff.level]}不能办理“{STEP_NAMES.get(step, step)}”",
+                        f"{staff.level} staff may not {step}", role=principal.role, action=step)
+
+
 def _require(staff: Staff, principal: Principal, step: str, case: AssistanceCase | None = None,
              *, region: str | None = None, township: str | None = None,
              village: str | None = None) -> None:
     """403 unless this staff level may take ``step`` for this case (or place)."""
     if staff.level == "admin":
         return
-    if step not in LEVEL_STEPS[staff.level]:
-        raise Forbidden(f"{LEVELS[staff.level]}不能办理“{STEP_NAMES.get(step, step)}”",
-                        f"{staff.level} staff may not {step}", role=principal.role, action=step)
+    _level_may(staff, principal, step)
     if case is not None:
         region, township, village = case.region, case.township, case.village
     assert region is not None
@@ -231,6 +236,7 @@ def apply(uow: UnitOfWork, principal: Principal, raw: Any) -> dict[str, Any]:
     body = Body(raw, ("psn_no", "category", "township", "village", "on"))
     with uow:
         staff = _staff(uow, principal)
+        _level_may(staff, principal, "apply")
         number = parse_psn_no(body.required("psn_no"))
         person = uow.persons.get(number)
         if person is None:
