@@ -9,6 +9,7 @@ import typer
 from minsheng.cli import audit as audit_cli
 from minsheng.cli import batch as batch_cli
 from minsheng.cli import calc, params, serve
+from minsheng.cli import casework as casework_cli
 from minsheng.cli import settle as settle_cli
 from minsheng.cli import token as token_cli
 from minsheng.cli.common import console_error
@@ -28,6 +29,7 @@ token_cli.register(app)
 audit_cli.register(app)
 settle_cli.register(app)
 batch_cli.register(app)
+casework_cli.register(app)
 
 
 def main() -> None:
