@@ -101,11 +101,11 @@ class CareRequest:
         med_type = claim.med_type
         notes: list[str] = []
         disease = self.disease
-        recognitions = uow.casework.recognitions(person.psn_no)
-        if med_type == "14" and disease is None:
-            disease = priority.recognised_disease(recognitions, day)
-        if med_type == "11" and self.visit is None:
-            choice = priority.choose(recognitions, day, disease=self.disease, drug=self.drug)
+        if med_type == "14" and disease is None and self.care is not None:
+            disease = priority.recognised_disease(uow.casework.recognitions(person.psn_no), day)
+        if med_type == "11" and self.visit is None:  # one indexed read; inpatient claims skip it
+            choice = priority.choose(uow.casework.recognitions(person.psn_no), day,
+                                     disease=self.disease, drug=self.drug)
             if choice.as_chronic:
                 ctx = self._context(person, day)
                 name = ("casework.settlement.best_benefit" if choice.rule == "best_benefit"
