@@ -497,17 +497,15 @@ def duplicate_setl_ids(path: Path, hashes: npt.NDArray[np.uint64], rows: I64) ->
 
     Candidates come from 64-bit hashes; the texts of the candidates are then compared, so a
     hash collision is never reported as a duplicate."""
-    order = np.argsort(hashes, kind="stable")
-    hs = hashes[order]
-    same = np.flatnonzero(hs[1:] == hs[:-1])
-    if not same.size:
+    repeated = pl.Series(hashes).is_duplicated().to_numpy()
+    if not repeated.any():
         return [], 0
-    candidates = np.unique(np.concatenate([order[same], order[same + 1]]))
-    wanted = set(rows[candidates].tolist())
+    wanted = np.sort(rows[repeated])
     texts: dict[int, str] = {}
     offset = 1
     for frame in iter_frames(path, "claims", ("setl_id",)):
-        local = [r - offset for r in range(offset, offset + frame.height) if r in wanted]
+        lo, hi = np.searchsorted(wanted, [offset, offset + frame.height])
+        local = (wanted[lo:hi] - offset).tolist()
         if local:
             ids = frame[local].select(_text("setl_id", frame.schema["setl_id"]))["setl_id"]
             texts.update(zip((offset + i for i in local), ids.to_list(), strict=True))

@@ -26,7 +26,6 @@ one table by pyarrow, Polars (``pl.read_parquet(OUT)``), pandas and Spark.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import math
@@ -34,7 +33,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, as_completed, wait
 from dataclasses import dataclass, field
 from functools import cache
 from multiprocessing import get_context
@@ -157,6 +156,14 @@ def ingest(claims_path: Path, persons: Persons, view: ParameterView,
             keys.append(_parameter_keys(batch.frame, persons, breaks))
             sink(batch.frame)
         reporter.advance(frame.height)
+    return finish_ingest(claims_path, persons, view, hashes, rows, bad, bad_count, keys)
+
+
+def finish_ingest(claims_path: Path, persons: Persons, view: ParameterView,
+                  hashes: list[npt.NDArray[np.uint64]], rows: list[I64], bad: list[BadRow],
+                  bad_count: int, keys: list[pl.DataFrame]) -> Ingested:
+    """After every batch is checked: duplicate ``setl_id`` over the file, then the bad rows
+    (:class:`BadRows`), then every parameter the claims need."""
     if hashes:
         dup, dup_count = duplicate_setl_ids(claims_path, np.concatenate(hashes),
                                             np.concatenate(rows))
@@ -166,7 +173,85 @@ def ingest(claims_path: Path, persons: Persons, view: ParameterView,
         shown = sorted(bad + dup, key=lambda r: r.row)[:MAX_REPORTED]
         raise BadRows(shown, bad_count + dup_count)
     warnings = check_parameters(keys, view)
-    return Ingested(persons, offset - 1, warnings, keys)
+    return Ingested(persons, int(sum(len(r) for r in rows)), warnings, keys)
+
+
+@dataclass(frozen=True)
+class IngestTask:
+    """One row group of a Parquet claims file, checked and spilled by a worker process."""
+
+    unit: int
+    path: str
+    row_group: int
+    first_row: int
+    work: str
+    buckets: int
+    overrides_json: str
+
+
+def ingest_unit(task: IngestTask) -> tuple[int, npt.NDArray[np.uint64], list[BadRow], int,
+                                           pl.DataFrame | None]:
+    """Check one row group and spill its prepared rows (runs in a worker process)."""
+    persons = _worker_persons(task.work)
+    view = _worker_view(task.overrides_json)
+    table = pq.ParquetFile(task.path).read_row_group(task.row_group, columns=list(CLAIM_COLUMNS))
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    batch = prepare_claims(frame, task.first_row, persons)
+    if batch.bad_count:
+        return task.unit, batch.hashes, batch.bad, batch.bad_count, None
+    keys = _parameter_keys(batch.frame, persons, period_breaks(view))
+    sink = _BucketSink(Path(task.work), task.buckets, len(persons), f"-u{task.unit:05d}")
+    try:
+        sink(batch.frame)
+    finally:
+        sink.close()
+    return task.unit, batch.hashes, [], 0, keys
+
+
+def parquet_units(path: Path) -> list[tuple[str, int, int, int]]:
+    """``(file, row group, first row, rows)`` of every row group of a Parquet input."""
+    from minsheng.batch.io import _parquet_files
+
+    units = []
+    first = 1
+    for p in _parquet_files(path):
+        meta = pq.ParquetFile(p).metadata
+        for rg in range(meta.num_row_groups):
+            n = meta.row_group(rg).num_rows
+            units.append((str(p), rg, first, n))
+            first += n
+    return units
+
+
+def ingest_parallel(claims_path: Path, persons: Persons, view: ParameterView, pool: Executor,
+                    work: Path, buckets: int, overrides: Mapping[str, Any],
+                    reporter: Reporter) -> Ingested:
+    """:func:`ingest` with each row group checked and spilled by a worker process."""
+    units = parquet_units(claims_path)
+    total = sum(u[3] for u in units)
+    reporter.phase("校验结算单 validating claims", total)
+    overrides_json = json.dumps(dict(overrides), sort_keys=True)
+    futures = [pool.submit(ingest_unit, IngestTask(i, path, rg, first, str(work), buckets,
+                                                   overrides_json))
+               for i, (path, rg, first, _) in enumerate(units)]
+    results: dict[int, Any] = {}
+    for f in as_completed(futures):
+        unit, hashes, bad, bad_count, keys = f.result()
+        results[unit] = (hashes, bad, bad_count, keys)
+        reporter.advance(units[unit][3])
+    hashes_all, rows_all, bad_all, keys_all = [], [], [], []
+    bad_count = 0
+    for i, (_, _, first, n) in enumerate(units):
+        hashes, bad, count, keys = results[i]
+        hashes_all.append(hashes)
+        rows_all.append(np.arange(first, first + n, dtype=np.int64))
+        bad_all.extend(bad)
+        bad_count += count
+        if keys is not None:
+            keys_all.append(keys)
+    return finish_ingest(claims_path, persons, view, hashes_all, rows_all, bad_all[:MAX_REPORTED],
+                         bad_count, keys_all)
 
 
 def _parameter_keys(frame: pl.DataFrame, persons: Persons, breaks: I64) -> pl.DataFrame:
@@ -385,8 +470,8 @@ def run_bucket(task: BucketTask) -> tuple[int, int, list[str]]:
     """Settle one bucket file and write its part file(s). Runs in a worker process."""
     persons = _worker_persons(task.work)
     view = _worker_view(task.overrides_json)
-    path = Path(task.work) / f"bucket-{task.bucket:05d}.arrow"
-    frame = pl.read_ipc(path) if path.exists() else \
+    files = sorted(Path(task.work).glob(f"bucket-{task.bucket:05d}*.arrow"))
+    frame = pl.concat([pl.read_ipc(f) for f in files]) if files else \
         pl.DataFrame(schema=pl.Schema(PREPARED_SCHEMA))
     settled = settle_chunk(frame, view, persons)
     psn_no = persons.psn_no.gather(settled.frame["pidx"].to_numpy())
@@ -402,8 +487,9 @@ def run_bucket(task: BucketTask) -> tuple[int, int, list[str]]:
 class _BucketSink:
     """Spills prepared batches into bucket files by person index (whole persons per bucket)."""
 
-    def __init__(self, work: Path, buckets: int, persons: int) -> None:
+    def __init__(self, work: Path, buckets: int, persons: int, suffix: str = "") -> None:
         self.work = work
+        self.suffix = suffix
         self.buckets = buckets
         self.persons = max(persons, 1)
         self.writers: dict[int, pa.ipc.RecordBatchFileWriter] = {}
@@ -416,7 +502,8 @@ class _BucketSink:
             b = int(key[0])
             writer = self.writers.get(b)
             if writer is None:
-                writer = pa.ipc.new_file(str(self.work / f"bucket-{b:05d}.arrow"), PREPARED_SCHEMA)
+                writer = pa.ipc.new_file(str(self.work / f"bucket-{b:05d}{self.suffix}.arrow"),
+                                         PREPARED_SCHEMA)
                 self.writers[b] = writer
             writer.write_table(part.to_arrow().cast(PREPARED_SCHEMA))
 
@@ -433,8 +520,9 @@ def settle_file(claims: Path, persons_path: Path, out: Path, *,
                 after_chunk: Callable[[int], None] | None = None) -> Summary:
     """``minsheng batch settle --engine local`` (see the module docstring).
 
-    ``after_chunk(bucket)`` is called after each completed chunk is recorded (tests use it
-    to simulate an interruption)."""
+    ``workers`` worker processes (default: one per core for files of two million claims or
+    more, else none) check and settle the chunks in parallel. ``after_chunk(bucket)`` is
+    called after each completed chunk is recorded (tests use it to simulate an interruption)."""
     started = time.perf_counter()
     reporter = reporter or NullReporter()
     overrides = dict(overrides or {})
@@ -445,7 +533,6 @@ def settle_file(claims: Path, persons_path: Path, out: Path, *,
     file_kind(persons_path)
     fp = fingerprint(claims, persons_path, overrides, chunk_rows, person_years)
     manifest = _read_manifest(out)
-    created = False
     if manifest is not None:
         if manifest.get("fingerprint") != fp:
             raise InputError("--out", f"输出目录 {out} 中已有另一批次（输入、参数或分块不同）的结果；"
@@ -453,63 +540,88 @@ def settle_file(claims: Path, persons_path: Path, out: Path, *,
                              "the output folder holds another job's results")
     elif out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InputError("--out", f"输出目录 {out} 已存在且不是空目录", "output exists and is not empty")
-    work = out / WORK
-    if manifest is None or manifest.get("state") not in ("staged", "complete"):
-        created = not out.exists()
-        if work.exists():
-            shutil.rmtree(work)
-        work.mkdir(parents=True)
-        try:
-            manifest = _stage(claims, persons_path, out, work, view, fp, chunk_rows,
-                              person_years, reporter)
-        except BaseException:
-            shutil.rmtree(work, ignore_errors=True)
-            if created:
-                shutil.rmtree(out, ignore_errors=True)
-            else:
-                with contextlib.suppress(OSError):
-                    (out / MANIFEST).unlink()
-            raise
-    done: set[int] = set(manifest["done"])
-    resumed = len(done)
+    if manifest is not None and manifest.get("state") == "complete":
+        return _summary(out, manifest, 0.0, time.perf_counter() - started, person_years)
+    n_workers = _workers(workers, count_claims(claims))
+    pool = (ProcessPoolExecutor(n_workers, mp_context=get_context("spawn"))
+            if n_workers > 1 else None)
+    try:
+        if manifest is None or manifest.get("state") != "staged":
+            manifest = _stage_or_clean(claims, persons_path, out, view, fp, chunk_rows,
+                                       person_years, reporter, pool, overrides)
+        staged = time.perf_counter()
+        _settle_buckets(manifest, out, overrides, person_years, reporter, pool, after_chunk)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+    manifest["state"] = "complete"
+    shutil.rmtree(out / WORK, ignore_errors=True)
+    if person_years is not None:
+        shutil.rmtree(person_years / WORK, ignore_errors=True)
+    return _summary(out, manifest, staged - started, time.perf_counter() - started, person_years)
+
+
+def _summary(out: Path, manifest: Mapping[str, Any], ingest_seconds: float, seconds: float,
+             person_years: Path | None) -> Summary:
     buckets = int(manifest["buckets"])
-    todo = [b for b in range(buckets) if b not in done]
-    warnings: list[str] = list(manifest["warnings"])
-    if todo:
-        reporter.phase("结算 settling", int(manifest["rows"]))
-        if resumed:
-            reporter.advance(int(sum(manifest.get("rows_done", {}).values())))
-        tasks = [BucketTask(b, str(work), str(out), str(person_years) if person_years else None,
-                            json.dumps(overrides, sort_keys=True), _part_meta(manifest))
-                 for b in todo]
-        n_workers = _workers(workers, int(manifest["rows"]), len(tasks))
+    return Summary(str(out), int(manifest["rows"]), buckets, int(manifest.get("resumed", buckets)),
+                   list(manifest["warnings"]), seconds,
+                   str(person_years) if person_years else None,
+                   {"engine": "local", "ingest_seconds": round(ingest_seconds, 3),
+                    "settle_seconds": round(seconds - ingest_seconds, 3)})
 
-        def record(result: tuple[int, int, list[str]]) -> None:
-            b, rows, notes = result
-            done.add(b)
-            manifest["done"] = sorted(done)
-            manifest.setdefault("rows_done", {})[str(b)] = rows
-            for w in notes:
-                if w not in warnings:
-                    warnings.append(w)
-            manifest["warnings"] = warnings
-            _write_json(out / MANIFEST, manifest)
-            reporter.advance(rows)
-            if after_chunk is not None:
-                after_chunk(b)
 
-        if n_workers <= 1:
-            for task in tasks:
-                record(run_bucket(task))
-        else:
-            _run_parallel(tasks, n_workers, record)
-    if manifest["state"] != "complete":
-        manifest["state"] = "complete"
+def _stage_or_clean(claims: Path, persons_path: Path, out: Path, view: ParameterView, fp: str,
+                    chunk_rows: int, person_years: Path | None, reporter: Reporter,
+                    pool: Executor | None, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Check and spill the claims; on any error remove what was written and re-raise."""
+    work = out / WORK
+    created = not out.exists()
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    try:
+        return _stage(claims, persons_path, out, work, view, fp, chunk_rows, person_years,
+                      reporter, pool, overrides)
+    except BaseException:
         shutil.rmtree(work, ignore_errors=True)
-        if person_years is not None:
-            shutil.rmtree(person_years / WORK, ignore_errors=True)
-    return Summary(str(out), int(manifest["rows"]), buckets, resumed, warnings,
-                   time.perf_counter() - started, str(person_years) if person_years else None)
+        if created:
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+
+
+def _settle_buckets(manifest: dict[str, Any], out: Path, overrides: Mapping[str, Any],
+                    person_years: Path | None, reporter: Reporter, pool: Executor | None,
+                    after_chunk: Callable[[int], None] | None) -> None:
+    done: set[int] = set(manifest["done"])
+    manifest["resumed"] = len(done)
+    todo = [b for b in range(int(manifest["buckets"])) if b not in done]
+    warnings: list[str] = manifest["warnings"]
+    if not todo:
+        return
+    reporter.phase("结算 settling", int(manifest["rows"]))
+    if done:
+        reporter.advance(int(sum(manifest.get("rows_done", {}).values())))
+    tasks = [BucketTask(b, str(out / WORK), str(out), str(person_years) if person_years else None,
+                        json.dumps(dict(overrides), sort_keys=True), _part_meta(manifest))
+             for b in todo]
+
+    def record(result: tuple[int, int, list[str]]) -> None:
+        b, rows, notes = result
+        done.add(b)
+        manifest["done"] = sorted(done)
+        manifest.setdefault("rows_done", {})[str(b)] = rows
+        warnings.extend(w for w in notes if w not in warnings)
+        _write_json(out / MANIFEST, manifest)
+        reporter.advance(rows)
+        if after_chunk is not None:
+            after_chunk(b)
+
+    if pool is None or len(tasks) == 1:
+        for task in tasks:
+            record(run_bucket(task))
+    else:
+        _run_parallel(tasks, pool, record)
 
 
 def _part_meta(manifest: Mapping[str, Any]) -> str:
@@ -518,46 +630,50 @@ def _part_meta(manifest: Mapping[str, Any]) -> str:
                       ensure_ascii=False)
 
 
-def _workers(requested: int | None, rows: int, tasks: int) -> int:
+def _workers(requested: int | None, rows: int) -> int:
     if requested is not None:
-        return max(1, min(requested, tasks))
+        return max(1, requested)
     if rows < 2_000_000:
         return 1  # starting worker processes costs more than it saves below this
-    return max(1, min(os.cpu_count() or 1, tasks))
+    return max(1, os.cpu_count() or 1)
 
 
-def _run_parallel(tasks: list[BucketTask], n_workers: int,
+def _run_parallel(tasks: list[BucketTask], pool: Executor,
                   record: Callable[[tuple[int, int, list[str]]], None]) -> None:
-    with ProcessPoolExecutor(n_workers, mp_context=get_context("spawn")) as pool:
-        pending: set[Future[tuple[int, int, list[str]]]] = set()
-        queue = list(tasks)
-        try:
-            while queue or pending:
-                while queue and len(pending) < n_workers * 2:
-                    pending.add(pool.submit(run_bucket, queue.pop(0)))
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for f in finished:
-                    record(f.result())
-        except BaseException:
-            for f in pending:
-                f.cancel()
-            raise
+    pending: set[Future[tuple[int, int, list[str]]]] = set()
+    queue = list(tasks)
+    width = 2 * (os.cpu_count() or 1)
+    try:
+        while queue or pending:
+            while queue and len(pending) < width:
+                pending.add(pool.submit(run_bucket, queue.pop(0)))
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for f in finished:
+                record(f.result())
+    except BaseException:
+        for f in pending:
+            f.cancel()
+        raise
 
 
 def _stage(claims: Path, persons_path: Path, out: Path, work: Path, view: ParameterView,
-           fp: str, chunk_rows: int, person_years: Path | None,
-           reporter: Reporter) -> dict[str, Any]:
+           fp: str, chunk_rows: int, person_years: Path | None, reporter: Reporter,
+           pool: Executor | None, overrides: Mapping[str, Any]) -> dict[str, Any]:
     reporter.phase("读取人员 reading persons", None)
     persons = load_persons(persons_path)
+    persons.frame().write_ipc(work / "persons.arrow")
     total = count_claims(claims)
     buckets = max(1, math.ceil(total / chunk_rows))
-    sink = _BucketSink(work, buckets, len(persons))
-    try:
-        ingested = ingest(claims, persons, view, sink, batch_rows=min(chunk_rows, DEFAULT_CHUNK),
-                          total=total, reporter=reporter)
-    finally:
-        sink.close()
-    persons.frame().write_ipc(work / "persons.arrow")
+    if pool is not None and file_kind(claims) == "parquet" and len(parquet_units(claims)) > 1:
+        ingested = ingest_parallel(claims, persons, view, pool, work, buckets, overrides, reporter)
+    else:
+        sink = _BucketSink(work, buckets, len(persons))
+        try:
+            ingested = ingest(claims, persons, view, sink,
+                              batch_rows=min(chunk_rows, DEFAULT_CHUNK), total=total,
+                              reporter=reporter)
+        finally:
+            sink.close()
     if person_years is not None:
         if person_years.exists() and (not person_years.is_dir() or any(person_years.iterdir())):
             raise InputError("--person-years", f"输出目录 {person_years} 已存在且不是空目录",

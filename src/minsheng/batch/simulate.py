@@ -40,7 +40,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from minsheng.batch.io import PREPARED_SCHEMA, SECONDS_PER_DAY, load_persons, parameter_view
+from minsheng.batch.io import SECONDS_PER_DAY, load_persons, parameter_view
 from minsheng.batch.local import (
     DEFAULT_CHUNK,
     NullReporter,
@@ -91,7 +91,7 @@ class Scenario:
     fiscal_missing: list[str] = field(default_factory=list)
     target: list[dict[str, Any]] = field(default_factory=list)
 
-    def add(self, frame: pl.DataFrame, settled: Any, persons_view: Any) -> None:
+    def add(self, settled: Any) -> None:
         r = settled.result
         chosen = CATEGORY_CHOICE[settled.categories].astype(np.int8)
         claims = pl.DataFrame({
@@ -238,7 +238,7 @@ def run_simulation(claims: Path, persons_path: Path, out: Path, *,
             frame = pl.read_ipc(path)
             days.append(frame["t"].to_numpy()[:: max(1, frame.height // 1000)] // SECONDS_PER_DAY)
             for s in scenarios:
-                s.add(frame, settle_chunk(frame, s.view, persons), persons)
+                s.add(settle_chunk(frame, s.view, persons))
             reporter.advance(frame.height)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -405,4 +405,4 @@ def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
         writer.writerows(rows)
 
 
-__all__ = ["PREPARED_SCHEMA", "Simulation", "run_simulation"]
+__all__ = ["Simulation", "run_simulation"]

@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -108,22 +108,42 @@ class _StagingSink:
             self.writer.close()
 
 
-def settle_groups(overrides_json: str, person_years: bool
-                  ) -> Any:
-    """The function ``applyInArrow`` calls on each group of persons."""
+def combined_schema() -> pa.Schema:
+    """Claim outputs and person-year outputs in one schema, told apart by ``kind``."""
+    fields = {f.name: f for f in CLAIM_OUTPUT_SCHEMA}
+    for f in PERSON_YEAR_SCHEMA:
+        fields.setdefault(f.name, f)
+    return pa.schema([*fields.values(), ("kind", pa.string())])
 
-    def run(table: pa.Table) -> Iterator[pa.Table] | pa.Table:
+
+def settle_groups(overrides_json: str, person_years: bool) -> Any:
+    """The function ``applyInArrow`` calls on each group of whole persons.
+
+    It returns the claims' outputs (``kind`` = ``claim``) and, when ``person_years``, the
+    person-years' totals (``kind`` = ``person_year``), so that the kernel runs once."""
+    schema = combined_schema()
+
+    def run(table: pa.Table) -> pa.Table:
         view = _worker_view(overrides_json)
         frame = pl.from_arrow(table)
         assert isinstance(frame, pl.DataFrame)
         settled = settle_chunk(frame, view, None)
         psn_no = settled.frame["psn_no"]
+        parts = [claim_table(settled, psn_no).with_columns(kind=pl.lit("claim"))]
         if person_years:
-            out, _ = person_year_table(settled, psn_no, view)
-            return out.to_arrow().cast(PERSON_YEAR_SCHEMA)
-        return claim_table(settled, psn_no).to_arrow().cast(CLAIM_OUTPUT_SCHEMA)
+            years, _ = person_year_table(settled, psn_no, view)
+            parts.append(years.with_columns(kind=pl.lit("person_year")))
+        out = pl.concat(parts, how="diagonal_relaxed") if len(parts) > 1 else parts[0]
+        return _pad(out.to_arrow(), schema)
 
     return run
+
+
+def _pad(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``table`` with the columns of ``schema`` it lacks, all empty."""
+    columns = [table[f.name].cast(f.type) if f.name in table.column_names
+               else pa.nulls(table.num_rows, f.type) for f in schema]
+    return pa.Table.from_arrays(columns, schema=schema)
 
 
 def _tidy(path: Path) -> None:
@@ -162,9 +182,7 @@ def settle_file(claims: Path, persons_path: Path, out: Path, *,
                      math.ceil(max(ingested.rows, 1) / group_rows))
         overrides_json = json.dumps(overrides, sort_keys=True)
         if ingested.rows:
-            _run(session, staging, out, groups, overrides_json, False)
-            if person_years is not None:
-                _run(session, staging, person_years, groups, overrides_json, True)
+            _run(session, staging, out, person_years, groups, overrides_json)
         else:
             _empty(out, CLAIM_OUTPUT_SCHEMA)
             if person_years is not None:
@@ -177,18 +195,29 @@ def settle_file(claims: Path, persons_path: Path, out: Path, *,
                    str(person_years) if person_years else None, {"engine": "spark"})
 
 
-def _run(session: Any, staging: Path, target: Path, groups: int, overrides_json: str,
-         person_years: bool) -> None:
+def _run(session: Any, staging: Path, out: Path, person_years: Path | None, groups: int,
+         overrides_json: str) -> None:
     from pyspark.sql import functions as F
 
     df = session.read.parquet(str(staging))
     grouped = df.withColumn("__group", F.pmod(F.xxhash64("pidx"), F.lit(groups))).groupBy("__group")
-    schema = PERSON_YEAR_SCHEMA if person_years else CLAIM_OUTPUT_SCHEMA
-    result = grouped.applyInArrow(settle_groups(overrides_json, person_years), _ddl(schema))
-    if target.exists():
-        shutil.rmtree(target)
-    result.write.option("compression", "snappy").parquet(str(target))
-    _tidy(target)
+    result = grouped.applyInArrow(settle_groups(overrides_json, person_years is not None),
+                                  _ddl(combined_schema()))
+    if person_years is not None:
+        result = result.persist()
+    try:
+        for target, kind, schema in ((out, "claim", CLAIM_OUTPUT_SCHEMA),
+                                     (person_years, "person_year", PERSON_YEAR_SCHEMA)):
+            if target is None:
+                continue
+            if target.exists():
+                shutil.rmtree(target)
+            (result.filter(F.col("kind") == kind).select(*schema.names)
+             .write.option("compression", "snappy").parquet(str(target)))
+            _tidy(target)
+    finally:
+        if person_years is not None:
+            result.unpersist()
 
 
 def _empty(target: Path, schema: pa.Schema) -> None:

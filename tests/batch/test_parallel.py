@@ -1,0 +1,51 @@
+"""With worker processes, each row group is checked and each chunk settled in parallel:
+the output is the same, and a bad row is still named by its row number in the whole file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+from batch_helpers import Population, read_output
+
+from minsheng.batch import local
+from minsheng.batch.io import BadRows
+
+
+def _small_row_groups(pop: Population, tmp_path: Path, change: dict[int, dict[str, object]] | None = None
+                      ) -> Path:
+    claims = pl.read_parquet(pop.claims)
+    if change:
+        claims = claims.with_columns(pl.col("medfee_sumamt").cast(pl.String))
+        for row, values in change.items():
+            for k, v in values.items():
+                claims = claims.with_columns(
+                    pl.when(pl.int_range(pl.len()) == row - 1).then(pl.lit(v)).otherwise(pl.col(k)).alias(k))
+    path = tmp_path / "claims.parquet"
+    claims.write_parquet(path, row_group_size=700)
+    return path
+
+
+def test_worker_processes_give_the_same_output_as_one_process(shanxi: Population, tmp_path: Path) -> None:
+    claims = _small_row_groups(shanxi, tmp_path)
+    one = local.settle_file(claims, shanxi.persons, tmp_path / "one", chunk_rows=900, workers=1,
+                            person_years=tmp_path / "one_py")
+    two = local.settle_file(claims, shanxi.persons, tmp_path / "two", chunk_rows=900, workers=2,
+                            person_years=tmp_path / "two_py")
+    assert one.chunks == two.chunks >= 4
+    assert read_output(tmp_path / "one").equals(read_output(tmp_path / "two"))
+    assert read_output(tmp_path / "one_py").equals(read_output(tmp_path / "two_py"))
+    for part in (tmp_path / "one").glob("part-*.parquet"):
+        assert pl.read_parquet(part).equals(pl.read_parquet(tmp_path / "two" / part.name))
+
+
+def test_a_bad_row_in_a_later_row_group_is_named_by_its_row_in_the_file(
+        shanxi: Population, tmp_path: Path) -> None:
+    claims = _small_row_groups(shanxi, tmp_path, {2345: {"medfee_sumamt": "12.345"},
+                                                  3001: {"setl_id": "C20230000000007"}})
+    with pytest.raises(BadRows) as err:
+        local.settle_file(claims, shanxi.persons, tmp_path / "out", workers=2)
+    assert [(r.row, r.field) for r in err.value.rows] == [(2345, "medfee_sumamt"), (3001, "setl_id")]
+    assert err.value.count == 2
+    assert not (tmp_path / "out").exists()
