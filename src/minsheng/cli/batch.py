@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -94,14 +95,22 @@ def settle(
 
 
 def _print_warnings(warnings: list[str]) -> None:
+    """Example values in one line of parameter names; any other warning in full."""
     if not warnings:
         return
-    err.print(f"[yellow]警告[/]：本次结算用到 {len(warnings)} 项示例值或未编码的参数（结果仅供演示）：",
-              highlight=False)
-    for w in warnings[:5]:
-        err.print(f"  {w}", highlight=False, markup=False)
-    if len(warnings) > 5:
-        err.print(f"  …… 另有 {len(warnings) - 5} 项（--json 列出全部）", highlight=False)
+    names = [m.group(1) for w in warnings if (m := _EXAMPLE.match(w))]
+    others = [w for w in warnings if not _EXAMPLE.match(w)]
+    if names:
+        shown = "、".join(names[:6]) + (f" 等 {len(names)} 项" if len(names) > 6 else "")
+        err.print(f"[yellow]警告[/]：用到示例值（非政策原文，结果仅供演示）：{shown}（--json 列出全文）",
+                  highlight=False)
+    for w in others[:5]:
+        err.print(f"[yellow]警告[/]：{w}", highlight=False)
+    if len(others) > 5:
+        err.print(f"  …… 另有 {len(others) - 5} 项警告（--json 列出全部）", highlight=False)
+
+
+_EXAMPLE = re.compile(r"^参数 (\S+) 使用了示例值")
 
 
 def synth(
