@@ -162,3 +162,15 @@ def test_an_unknown_parameter_in_the_params_file_is_named(tmp_path: Path) -> Non
                                       str(tmp_path / "out"), "--params", str(params), "-q"])
     assert result.exit_code == 2
     assert "medical.no.such" in result.output
+
+
+def test_the_spark_engine_checks_the_same_way_before_starting_spark(tmp_path: Path) -> None:
+    from minsheng.batch import spark as spark_engine
+
+    claims = [claim(i) for i in range(6)]
+    claims[5] = claim(5, hosp_lv="9")
+    c, p = write(tmp_path, claims)
+    with pytest.raises(BadRows) as err:
+        spark_engine.settle_file(c, p, tmp_path / "out", spark=object())
+    assert (err.value.rows[0].row, err.value.rows[0].field) == (6, "hosp_lv")
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["claims.csv", "persons.csv"]
