@@ -540,7 +540,7 @@ def fen_decimals(fen: I64) -> pl.Series:
     words[:, 0] = fen
     words[:, 1] = fen >> 63
     array = pa.Array.from_buffers(pa.decimal128(18, 2), len(fen),
-                                  [None, pa.py_buffer(words.tobytes())])
+                                  [None, pa.py_buffer(words)])
     series = pl.from_arrow(array)
     assert isinstance(series, pl.Series)
     return series

@@ -192,7 +192,7 @@ def _decimal(fen: npt.NDArray[np.int64]) -> pl.Series:
     words = np.zeros((len(fen), 2), np.int64)
     words[:, 0] = fen
     array = pa.Array.from_buffers(pa.decimal128(14, 2), len(fen),
-                                  [None, pa.py_buffer(words.tobytes())])
+                                  [None, pa.py_buffer(words)])
     series = pl.from_arrow(array)
     assert isinstance(series, pl.Series)
     return series
