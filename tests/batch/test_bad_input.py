@@ -174,3 +174,24 @@ def test_the_spark_engine_checks_the_same_way_before_starting_spark(tmp_path: Pa
         spark_engine.settle_file(c, p, tmp_path / "out", spark=object())
     assert (err.value.rows[0].row, err.value.rows[0].field) == (6, "hosp_lv")
     assert sorted(x.name for x in tmp_path.iterdir()) == ["claims.csv", "persons.csv"]
+
+
+def test_a_file_that_cannot_be_read_is_an_error_naming_it(tmp_path: Path) -> None:
+    c, p = write(tmp_path, [claim(i) for i in range(3)])
+    c.write_text(c.read_text().rstrip("\n") + "\nS9,P1,2023-03-01T09:00:00,21\n")
+    broken = tmp_path / "broken.parquet"
+    broken.write_bytes(b"not parquet at all")
+    for path in (c, broken):
+        with pytest.raises(InputError) as err:
+            local.settle_file(path, p, tmp_path / "out")
+        assert path.name in err.value.message
+        assert not (tmp_path / "out").exists()
+
+
+def test_a_file_with_no_claims_settles_to_an_empty_table(tmp_path: Path) -> None:
+    c, p = write(tmp_path, [claim(0)])
+    c.write_text(c.read_text().splitlines()[0] + "\n")
+    summary = local.settle_file(c, p, tmp_path / "out", person_years=tmp_path / "py")
+    assert summary.rows == 0
+    assert pl.read_parquet(tmp_path / "out").height == 0
+    assert "hifp_pay" in pl.read_parquet(tmp_path / "out").columns

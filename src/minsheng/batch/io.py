@@ -134,14 +134,31 @@ def count_rows(path: Path) -> int | None:
     """The number of data rows of a Parquet input (None for CSV: not known before reading)."""
     if file_kind(path) != "parquet":
         return None
-    return int(sum(pq.ParquetFile(p).metadata.num_rows for p in _parquet_files(path)))
+    try:
+        return int(sum(pq.ParquetFile(p).metadata.num_rows for p in _parquet_files(path)))
+    except pa.ArrowException as exc:
+        raise unreadable(path, "claims", exc) from None
 
 
 def iter_frames(path: Path, table: str, columns: tuple[str, ...],
                 batch_rows: int = 1_000_000) -> Iterator[pl.DataFrame]:
     """The file's rows in order, as DataFrames of at most about ``batch_rows`` rows.
 
-    CSV columns are read as text (so that money keeps its decimals exactly)."""
+    CSV columns are read as text (so that money keeps its decimals exactly). A file that
+    cannot be read (a CSV row with too few fields, a damaged Parquet file) is an error
+    naming the file."""
+    try:
+        yield from _iter_frames(path, table, columns, batch_rows)
+    except (pa.ArrowException, pl.exceptions.PolarsError, UnicodeDecodeError) as exc:
+        raise unreadable(path, table, exc) from None
+
+
+def unreadable(path: Path, table: str, exc: BaseException) -> InputError:
+    return InputError(table, f"无法读取文件 {path}：{exc}", f"cannot read {path}: {exc}")
+
+
+def _iter_frames(path: Path, table: str, columns: tuple[str, ...],
+                 batch_rows: int) -> Iterator[pl.DataFrame]:
     if file_kind(path) == "parquet":
         for p in _parquet_files(path):
             pf = pq.ParquetFile(p)

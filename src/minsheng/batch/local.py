@@ -26,6 +26,7 @@ one table by pyarrow, Polars (``pl.read_parquet(OUT)``), pandas and Spark.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -66,9 +67,10 @@ from minsheng.batch.io import (
     money_texts,
     parameter_view,
     prepare_claims,
+    unreadable,
 )
 from minsheng.batch.person_years import watch_lists
-from minsheng.core.errors import InputError
+from minsheng.core.errors import InputError, MinshengError
 from minsheng.core.parameters import ParameterView
 from minsheng.rules.settlement import Claims, Settlement, resolve, settle
 from minsheng.rules.settlement_params import period_breaks
@@ -189,12 +191,46 @@ class IngestTask:
     overrides_json: str
 
 
+class WorkerFailure(Exception):
+    """A user-facing error raised in a worker process, carried back to the main process
+    (:class:`MinshengError` subclasses do not survive pickling with their arguments)."""
+
+    def __init__(self, message: str, message_en: str) -> None:
+        super().__init__(message, message_en)
+
+    def error(self) -> MinshengError:
+        return MinshengError(*self.args)
+
+
+def _carried(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    @functools.wraps(fn)
+    def run(task: Any) -> Any:
+        try:
+            return fn(task)
+        except MinshengError as exc:
+            raise WorkerFailure(exc.message, exc.message_en) from None
+
+    return run
+
+
+def _result(future: Future[Any]) -> Any:
+    try:
+        return future.result()
+    except WorkerFailure as exc:
+        raise exc.error() from None
+
+
+@_carried
 def ingest_unit(task: IngestTask) -> tuple[int, npt.NDArray[np.uint64], list[BadRow], int,
                                            pl.DataFrame | None]:
     """Check one row group and spill its prepared rows (runs in a worker process)."""
     persons = _worker_persons(task.work)
     view = _worker_view(task.overrides_json)
-    table = pq.ParquetFile(task.path).read_row_group(task.row_group, columns=list(CLAIM_COLUMNS))
+    try:
+        table = pq.ParquetFile(task.path).read_row_group(task.row_group,
+                                                         columns=list(CLAIM_COLUMNS))
+    except pa.ArrowException as exc:
+        raise unreadable(Path(task.path), "claims", exc) from None
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
     batch = prepare_claims(frame, task.first_row, persons)
@@ -216,7 +252,10 @@ def parquet_units(path: Path) -> list[tuple[str, int, int, int]]:
     units = []
     first = 1
     for p in _parquet_files(path):
-        meta = pq.ParquetFile(p).metadata
+        try:
+            meta = pq.ParquetFile(p).metadata
+        except pa.ArrowException as exc:
+            raise unreadable(p, "claims", exc) from None
         for rg in range(meta.num_row_groups):
             n = meta.row_group(rg).num_rows
             units.append((str(p), rg, first, n))
@@ -237,7 +276,7 @@ def ingest_parallel(claims_path: Path, persons: Persons, view: ParameterView, po
                for i, (path, rg, first, _) in enumerate(units)]
     results: dict[int, Any] = {}
     for f in as_completed(futures):
-        unit, hashes, bad, bad_count, keys = f.result()
+        unit, hashes, bad, bad_count, keys = _result(f)
         results[unit] = (hashes, bad, bad_count, keys)
         reporter.advance(units[unit][3])
     hashes_all, rows_all, bad_all, keys_all = [], [], [], []
@@ -466,6 +505,7 @@ def _write_parquet(frame: pl.DataFrame, path: Path, meta: str) -> None:
     os.replace(tmp, path)
 
 
+@_carried
 def run_bucket(task: BucketTask) -> tuple[int, int, list[str]]:
     """Settle one bucket file and write its part file(s). Runs in a worker process."""
     persons = _worker_persons(task.work)
@@ -649,7 +689,7 @@ def _run_parallel(tasks: list[BucketTask], pool: Executor,
                 pending.add(pool.submit(run_bucket, queue.pop(0)))
             finished, pending = wait(pending, return_when=FIRST_COMPLETED)
             for f in finished:
-                record(f.result())
+                record(_result(f))
     except BaseException:
         for f in pending:
             f.cancel()
