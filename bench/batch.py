@@ -107,10 +107,12 @@ def settle(engine: str, claims: Path, persons: Path, n: int, work: Path, **optio
     summary = json.loads(stdout[stdout.index("{"):])
     emit(bench="batch_settle", engine=engine, claims=summary["rows"], chunks=summary["chunks"],
          **options, seconds=round(seconds, 2), claims_per_s=round(summary["rows"] / seconds),
-         cpu_seconds=round(cpu, 2), claims_per_cpu_s=round(summary["rows"] / cpu),
+         **({"cpu_seconds": round(cpu, 2), "claims_per_cpu_s": round(summary["rows"] / cpu)}
+            if engine == "local" else {}),  # Spark's JVM is not a reaped child: no CPU figure
          peak_mib=round(peak / 2**20), cores=os.cpu_count(),
          load_average=round(os.getloadavg()[0], 2),
-         **{k: summary[k] for k in ("ingest_seconds", "settle_seconds") if k in summary})
+         **{k: summary[k] for k in ("ingest_seconds", "settle_seconds", "session_seconds",
+                                    "spark_job_seconds") if k in summary})
     shutil.rmtree(out, ignore_errors=True)
 
 

@@ -176,8 +176,10 @@ def settle_file(claims: Path, persons_path: Path, out: Path, *,
             ingested = ingest(claims, persons, view, sink, total=total, reporter=reporter)
         finally:
             sink.close()
+        ingest_seconds = time.perf_counter() - started
         reporter.phase("Spark 结算 settling", ingested.rows)
         session = spark or spark_session(master)
+        job_started = time.perf_counter()
         groups = max(2 * session.sparkContext.defaultParallelism,
                      math.ceil(max(ingested.rows, 1) / group_rows))
         overrides_json = json.dumps(overrides, sort_keys=True)
@@ -188,11 +190,16 @@ def settle_file(claims: Path, persons_path: Path, out: Path, *,
             if person_years is not None:
                 _empty(person_years, PERSON_YEAR_SCHEMA)
         reporter.advance(ingested.rows)
+        finished = time.perf_counter()
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return Summary(str(out), ingested.rows, groups if ingested.rows else 0, 0,
-                   ingested.warnings, time.perf_counter() - started,
-                   str(person_years) if person_years else None, {"engine": "spark"})
+                   ingested.warnings, finished - started,
+                   str(person_years) if person_years else None,
+                   {"engine": "spark", "master": session.sparkContext.master,
+                    "ingest_seconds": round(ingest_seconds, 3),
+                    "session_seconds": round(job_started - started - ingest_seconds, 3),
+                    "spark_job_seconds": round(finished - job_started, 3)})
 
 
 def _run(session: Any, staging: Path, out: Path, person_years: Path | None, groups: int,
