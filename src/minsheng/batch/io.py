@@ -514,9 +514,10 @@ def duplicate_setl_ids(path: Path, hashes: npt.NDArray[np.uint64], rows: I64) ->
 
     Candidates come from 64-bit hashes; the texts of the candidates are then compared, so a
     hash collision is never reported as a duplicate."""
-    repeated = pl.Series(hashes).is_duplicated().to_numpy()
-    if not repeated.any():
+    ordered = np.sort(hashes)
+    if not bool((ordered[1:] == ordered[:-1]).any()):
         return [], 0
+    repeated = pl.Series(hashes).is_duplicated().to_numpy()
     wanted = np.sort(rows[repeated])
     texts: dict[int, str] = {}
     offset = 1
