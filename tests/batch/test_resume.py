@@ -73,3 +73,12 @@ def test_another_job_does_not_overwrite_an_output_folder_it_did_not_write(
     with pytest.raises(InputError):
         local.settle_file(shanxi.claims, shanxi.persons, tmp_path / "other")
     assert (tmp_path / "other" / "notes.txt").read_text() == "keep me"
+
+
+def test_a_run_killed_while_checking_the_claims_is_checked_again(shanxi: Population, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    (out / local.WORK).mkdir(parents=True)
+    (out / local.WORK / "bucket-00000.arrow").write_bytes(b"half written")
+    summary = local.settle_file(shanxi.claims, shanxi.persons, out)
+    assert summary.resumed_chunks == 0
+    assert sorted(p.name for p in out.iterdir()) == ["part-00000.parquet"]

@@ -578,7 +578,8 @@ def settle_file(claims: Path, persons_path: Path, out: Path, *,
             raise InputError("--out", f"输出目录 {out} 中已有另一批次（输入、参数或分块不同）的结果；"
                                       "请换一个输出目录或先删除它",
                              "the output folder holds another job's results")
-    elif out.exists() and (not out.is_dir() or any(out.iterdir())):
+    elif out.exists() and (not out.is_dir() or any(p.name != WORK for p in out.iterdir())):
+        # (a lone _work folder is what an interrupted check leaves: it is checked again)
         raise InputError("--out", f"输出目录 {out} 已存在且不是空目录", "output exists and is not empty")
     if manifest is not None and manifest.get("state") == "complete":
         return _summary(out, manifest, 0.0, time.perf_counter() - started, person_years)

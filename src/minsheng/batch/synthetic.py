@@ -29,7 +29,7 @@ import pyarrow as pa
 import yaml
 
 from minsheng.core.errors import InputError
-from minsheng.core.regions import all_regions, children
+from minsheng.core.regions import children
 
 PROVINCES = ("140000", "220000")
 MED_TYPES = (11, 14, 21)
@@ -215,7 +215,3 @@ def write(data: Synthetic, out: Path, fmt: str = "parquet") -> dict[str, str]:
             raise InputError("--format", "格式应为 parquet 或 csv", "format must be parquet or csv")
         paths[name] = str(path)
     return paths
-
-
-def known_province(code: str) -> bool:
-    return code in all_regions() and code in PROVINCES
