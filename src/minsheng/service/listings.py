@@ -239,3 +239,14 @@ def birth_date(uow: UnitOfWork, principal: Principal, psn_no: str) -> dt.date | 
             return None
         c = person.certno
         return dt.date(int(c[6:10]), int(c[10:12]), int(c[12:14]))
+
+
+def assistance_runs(uow: UnitOfWork, principal: Principal) -> list[dict[str, Any]]:
+    """The twice-monthly social-assistance runs so far (administrators, who start them)."""
+    if principal.role != "admin":
+        raise Forbidden("仅系统管理员可以查看和运行审批批次", "administrators only",
+                        role=principal.role, action="assistance.run")
+    with uow:
+        return [{"period": r.period, "run_date": r.run_date.isoformat(),
+                 "verifications_sent": r.verifications_sent, "approved": r.approved,
+                 "denied": r.denied} for r in uow.casework.runs()]

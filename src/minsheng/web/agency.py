@@ -300,20 +300,11 @@ def _assistance_page(request: Request, who: Principal, error: str = "", status: 
     cases = _cases(uow, who)
     for c in cases:
         c["actions"] = case_actions(c, staff["steps"])
-    runs = []
-    if who.role == "admin":
-        runs = [{"period": r.period, "run_date": r.run_date.isoformat(),
-                 "verifications_sent": r.verifications_sent, "approved": r.approved,
-                 "denied": r.denied} for r in _runs(uow)]
+    runs = listings.assistance_runs(uow(), who) if who.role == "admin" else []
     return _page(request, who, "agency/assistance.html", "/assistance", status, error=error,
                  staff=staff, cases=cases, today=now.isoformat(), runs=runs,
                  form=dict(form or {}), allowed_categories=_approval_categories(now),
                  step_names={k: v[2] for k, v in ASSISTANCE_STEPS.items()})
-
-
-def _runs(uow: UnitOfWorkFactory) -> list[Any]:
-    with uow() as w:
-        return w.casework.runs()
 
 
 def _approval_categories(day: dt.date) -> list[tuple[str, str]]:
