@@ -106,3 +106,14 @@ def test_the_params_file_may_hold_a_parameters_object_or_the_overrides_themselve
     a.write_text(json.dumps({"parameters": REFORM}))
     b.write_text(json.dumps(REFORM))
     assert load_overrides(a) == load_overrides(b) == REFORM
+
+
+def test_where_the_watch_list_is_not_encoded_it_is_left_empty_with_one_warning(
+        jilin: Population, tmp_path: Path) -> None:
+    summary = local.settle_file(jilin.claims, jilin.persons, tmp_path / "c", chunk_rows=600,
+                                person_years=tmp_path / "py")
+    years = read_output(tmp_path / "py")
+    assert years["watch_list"].null_count() == years.height > 0
+    missing = [w for w in summary.warnings if w.startswith("监测名单未计算")]
+    assert len(missing) == 1
+    assert "medical.monitoring." in missing[0] and "220102" in missing[0]

@@ -69,7 +69,7 @@ from minsheng.batch.io import (
     prepare_claims,
     unreadable,
 )
-from minsheng.batch.person_years import watch_lists
+from minsheng.batch.person_years import WATCH_MISSING, WatchLists, missing_warnings, watch_lists
 from minsheng.core.errors import InputError, MinshengError
 from minsheng.core.parameters import ParameterView
 from minsheng.rules.settlement import Claims, Settlement, resolve, settle
@@ -395,7 +395,7 @@ def segment_last(result: Settlement) -> npt.NDArray[np.intp]:
 
 
 def person_year_table(s: Settled, psn_no: pl.Series, view: ParameterView
-                      ) -> tuple[pl.DataFrame, list[str]]:
+                      ) -> tuple[pl.DataFrame, WatchLists]:
     """Per person-year totals and watch list (:mod:`minsheng.batch.person_years`)."""
     after = s.result.after
     cols = {k: after.columns[k] for k in ("medfee_sumamt", "inscp_scp_amt", "hifp_pay",
@@ -409,7 +409,7 @@ def person_year_table(s: Settled, psn_no: pl.Series, view: ParameterView
     frame = pl.DataFrame({"psn_no": psn_no.gather(last), "year": after.year.astype(np.int32),
                           **texts, "watch_list": pl.Series(watch.key, dtype=pl.String),
                           "watch_list_threshold": threshold})
-    return frame, watch.warnings
+    return frame, watch
 
 
 # -- the job ------------------------------------------------------------------------------
@@ -477,6 +477,11 @@ def part_name(b: int) -> str:
     return f"part-{b:05d}.parquet"
 
 
+BucketResult = tuple[int, int, list[str], list[tuple[str, str, str]]]
+"""A settled bucket: its number, its rows, the kernel's warnings, and the watch-list
+parameters not encoded (parameter, region, date)."""
+
+
 @dataclass(frozen=True)
 class BucketTask:
     bucket: int
@@ -506,7 +511,7 @@ def _write_parquet(frame: pl.DataFrame, path: Path, meta: str) -> None:
 
 
 @_carried
-def run_bucket(task: BucketTask) -> tuple[int, int, list[str]]:
+def run_bucket(task: BucketTask) -> BucketResult:
     """Settle one bucket file and write its part file(s). Runs in a worker process."""
     persons = _worker_persons(task.work)
     view = _worker_view(task.overrides_json)
@@ -517,11 +522,15 @@ def run_bucket(task: BucketTask) -> tuple[int, int, list[str]]:
     psn_no = persons.psn_no.gather(settled.frame["pidx"].to_numpy())
     warnings = list(settled.warnings)
     if task.person_years:
-        table, notes = person_year_table(settled, psn_no, view)
-        warnings += notes
+        table, watch = person_year_table(settled, psn_no, view)
+        warnings += [w for w in watch.warnings if w not in warnings
+                     and not w.startswith(WATCH_MISSING)]
+        missing = sorted(watch.missing)
         _write_parquet(table, Path(task.person_years) / part_name(task.bucket), task.meta)
+    else:
+        missing = []
     _write_parquet(claim_table(settled, psn_no), Path(task.out) / part_name(task.bucket), task.meta)
-    return task.bucket, frame.height, warnings
+    return task.bucket, frame.height, warnings, missing
 
 
 class _BucketSink:
@@ -647,12 +656,14 @@ def _settle_buckets(manifest: dict[str, Any], out: Path, overrides: Mapping[str,
                         json.dumps(dict(overrides), sort_keys=True), _part_meta(manifest))
              for b in todo]
 
-    def record(result: tuple[int, int, list[str]]) -> None:
-        b, rows, notes = result
+    def record(result: BucketResult) -> None:
+        b, rows, notes, missing = result
         done.add(b)
         manifest["done"] = sorted(done)
         manifest.setdefault("rows_done", {})[str(b)] = rows
         warnings.extend(w for w in notes if w not in warnings)
+        known = manifest.setdefault("watch_missing", [])
+        known.extend(list(m) for m in missing if list(m) not in known)
         _write_json(out / MANIFEST, manifest)
         reporter.advance(rows)
         if after_chunk is not None:
@@ -663,6 +674,8 @@ def _settle_buckets(manifest: dict[str, Any], out: Path, overrides: Mapping[str,
             record(run_bucket(task))
     else:
         _run_parallel(tasks, pool, record)
+    missing = {(str(n), str(r), str(d)) for n, r, d in manifest.get("watch_missing", [])}
+    warnings.extend(missing_warnings(missing))
 
 
 def _part_meta(manifest: Mapping[str, Any]) -> str:
@@ -680,8 +693,8 @@ def _workers(requested: int | None, rows: int) -> int:
 
 
 def _run_parallel(tasks: list[BucketTask], pool: Executor,
-                  record: Callable[[tuple[int, int, list[str]]], None]) -> None:
-    pending: set[Future[tuple[int, int, list[str]]]] = set()
+                  record: Callable[[BucketResult], None]) -> None:
+    pending: set[Future[BucketResult]] = set()
     queue = list(tasks)
     width = 2 * (os.cpu_count() or 1)
     try:

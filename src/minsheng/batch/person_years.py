@@ -12,7 +12,7 @@ left empty and a warning names the missing parameter, region and date — never 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -27,6 +27,7 @@ from minsheng.rules.settlement_params import day_number, mask_categories, number
 
 I64 = npt.NDArray[np.int64]
 MONITORING_PREFIX = "medical.monitoring."
+WATCH_MISSING = "监测名单未计算"
 WATCH_LABELS = {"relapse_watch": "因病返贫监测", "impoverish_watch": "因病致贫监测", "none": "未纳入"}
 
 
@@ -50,6 +51,8 @@ class WatchLists:
     key: list[str | None]
     threshold: I64
     warnings: list[str]
+    missing: set[tuple[str, str, str]] = field(default_factory=set)
+    """(parameter, region, date) of each lookup that found no encoded value."""
 
     def counts(self) -> dict[str, int]:
         out = {"relapse_watch": 0, "impoverish_watch": 0, "none": 0, "unknown": 0}
@@ -72,6 +75,7 @@ def watch_lists(region: I64, categories: npt.NDArray[np.uint16], day: I64, burde
     above_key: list[str | None] = []
     thresholds = np.full(len(distinct), -1, np.int64)
     warnings: list[str] = []
+    missing: set[tuple[str, str, str]] = set()
     for j, i in enumerate(first.tolist()):
         code = f"{int(region[i]):06d}"
         cats = mask_categories(int(categories[i]))
@@ -79,8 +83,7 @@ def watch_lists(region: I64, categories: npt.NDArray[np.uint16], day: I64, burde
         try:
             threshold, key, notes = _terms(view, code, cats, on)
         except ParameterMissing as exc:
-            if exc.message not in warnings:
-                warnings.append(f"监测名单未计算：{exc.message}")
+            missing.add((exc.name, code, on.isoformat()))
             above_key.append(None)
             continue
         thresholds[j] = threshold
@@ -92,7 +95,23 @@ def watch_lists(region: I64, categories: npt.NDArray[np.uint16], day: I64, burde
     for j, is_above in zip(inverse.tolist(), above.tolist(), strict=True):
         k = above_key[j]
         out.append(None if k is None else (k if is_above else "none"))
-    return WatchLists(out, threshold_of, warnings)
+    return WatchLists(out, threshold_of, [*missing_warnings(missing), *warnings], missing)
+
+
+def missing_warnings(missing: set[tuple[str, str, str]]) -> list[str]:
+    """One warning per parameter not encoded, naming every region and the dates concerned."""
+    by_name: dict[str, tuple[set[str], set[str]]] = {}
+    for name, region, day in missing:
+        regions, days = by_name.setdefault(name, (set(), set()))
+        regions.add(region)
+        days.add(day)
+    out = []
+    for name in sorted(by_name):
+        regions, days = by_name[name]
+        span = min(days) if len(days) == 1 else f"{min(days)} 至 {max(days)} 间的结算日"
+        out.append(f"{WATCH_MISSING}（不作推测）：参数 {name} 在地区 {'、'.join(sorted(regions))}、"
+                   f"日期 {span} 没有已编码的取值")
+    return out
 
 
 def _terms(view: ParameterView, code: str, cats: tuple[str, ...],

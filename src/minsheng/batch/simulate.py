@@ -52,13 +52,13 @@ from minsheng.batch.local import (
     segment_last,
     settle_chunk,
 )
-from minsheng.batch.person_years import watch_lists
+from minsheng.batch.person_years import WATCH_MISSING, missing_warnings, watch_lists
 from minsheng.core.calculation import run
 from minsheng.core.categories import CATEGORIES
 from minsheng.core.errors import InputError, MinshengError, ParameterMissing
 from minsheng.core.money import format_fen
 from minsheng.core.parameters import ParameterView
-from minsheng.core.regions import province_of
+from minsheng.core.regions import get_region, province_of
 from minsheng.rules.settlement_params import CATEGORY_CHOICE, PRIORITY, number_day
 
 TIERS = (("hifp_pay", "基本医保统筹基金"), ("hifmi_pay", "大病保险"), ("maf_pay", "医疗救助"))
@@ -90,6 +90,7 @@ class Scenario:
     fiscal: list[dict[str, Any]] = field(default_factory=list)
     fiscal_missing: list[str] = field(default_factory=list)
     target: list[dict[str, Any]] = field(default_factory=list)
+    watch_missing: set[tuple[str, str, str]] = field(default_factory=set)
 
     def add(self, settled: Any) -> None:
         r = settled.result
@@ -113,8 +114,9 @@ class Scenario:
         watch = watch_lists(settled.region[last], settled.categories[last], day, burden, self.view)
         for k, v in watch.counts().items():
             self.watch[k] = self.watch.get(k, 0) + v
-        self.warnings.extend(w for w in [*settled.warnings, *watch.warnings]
-                             if w not in self.warnings)
+        self.watch_missing |= watch.missing
+        notes = [w for w in watch.warnings if not w.startswith(WATCH_MISSING)]
+        self.warnings.extend(w for w in [*settled.warnings, *notes] if w not in self.warnings)
 
     def finish(self) -> None:
         if self.parts:
@@ -126,6 +128,7 @@ class Scenario:
                                                "med_type": pl.Int8,
                                                **dict.fromkeys(SUMS, pl.Int64)})
         self.parts = []
+        self.warnings.extend(missing_warnings(self.watch_missing))
 
     def total(self, column: str) -> int:
         assert self.outlay is not None
@@ -185,7 +188,8 @@ class Simulation:
                          f"变化 {_signed(r - b)} 元")
         wb, wr = self.baseline.watch, self.reform.watch
         lines.append(f"因病返贫监测：{wb.get('relapse_watch', 0)} → {wr.get('relapse_watch', 0)} 人年；"
-                     f"因病致贫监测：{wb.get('impoverish_watch', 0)} → {wr.get('impoverish_watch', 0)} 人年")
+                     f"因病致贫监测：{wb.get('impoverish_watch', 0)} → {wr.get('impoverish_watch', 0)} 人年"
+                     + (f"；{wb['unknown']} 人年的监测参数未编码，无法判定" if wb.get("unknown") else ""))
         return lines
 
 
@@ -290,7 +294,7 @@ def _fiscal(s: Scenario, counts: Mapping[str, int], year: int) -> None:
             if exc.message not in s.fiscal_missing:
                 s.fiscal_missing.append(exc.message)
             continue
-        row = {"region": region, "insured_residents": n,
+        row = {"region": region, "region_name": get_region(region).name, "insured_residents": n,
                "per_capita": format_fen(result.outputs["total"])}
         for name in names:
             row[name] = format_fen(result.outputs[name])

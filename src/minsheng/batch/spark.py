@@ -45,6 +45,7 @@ from minsheng.batch.local import (
     person_year_table,
     settle_chunk,
 )
+from minsheng.batch.person_years import missing_warnings, watch_lists
 from minsheng.core.errors import InputError
 
 GROUP_ROWS = 200_000
@@ -176,6 +177,9 @@ def settle_file(claims: Path, persons_path: Path, out: Path, *,
             ingested = ingest(claims, persons, view, sink, total=total, reporter=reporter)
         finally:
             sink.close()
+        warnings = list(ingested.warnings)
+        if person_years is not None and ingested.keys:
+            warnings += _watch_warnings(ingested.keys, view)
         ingest_seconds = time.perf_counter() - started
         reporter.phase("Spark 结算 settling", ingested.rows)
         session = spark or spark_session(master)
@@ -194,12 +198,21 @@ def settle_file(claims: Path, persons_path: Path, out: Path, *,
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return Summary(str(out), ingested.rows, groups if ingested.rows else 0, 0,
-                   ingested.warnings, finished - started,
+                   warnings, finished - started,
                    str(person_years) if person_years else None,
                    {"engine": "spark", "master": session.sparkContext.master,
                     "ingest_seconds": round(ingest_seconds, 3),
                     "session_seconds": round(job_started - started - ingest_seconds, 3),
                     "spark_job_seconds": round(finished - job_started, 3)})
+
+
+def _watch_warnings(keys: list[pl.DataFrame], view: Any) -> list[str]:
+    """The watch-list parameters not encoded for the claims' regions and dates (the Spark
+    workers leave those person-years' lists empty; the warning is given here)."""
+    k = pl.concat(keys).unique(subset=["region", "categories", "day"])
+    watch = watch_lists(k["region"].to_numpy(), k["categories"].to_numpy().astype(np.uint16),
+                        k["day"].to_numpy(), np.zeros(k.height, np.int64), view)
+    return missing_warnings(watch.missing)
 
 
 def _run(session: Any, staging: Path, out: Path, person_years: Path | None, groups: int,
