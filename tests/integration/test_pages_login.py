@@ -152,12 +152,15 @@ def test_login_returns_to_the_page_asked_for_but_never_to_another_site(db: Datab
 
 
 def test_the_navigation_shows_the_role_and_a_logout_button_once_logged_in(db: Database, c: TestClient) -> None:
-    assert ">登录</a>" in c.get("/").text
+    def nav(page: str) -> str:
+        return page[page.index('<nav aria-label="主导航">'):page.index("</nav>")]
+
+    assert ">登录</a>" in nav(c.get("/").text)
     _, secret = token(db, "agency", "220000")
     login(c, secret)
-    home = c.get("/").text
+    home = nav(c.get("/").text)
     assert 'action="/logout"' in home and "医保经办机构" in home and 'href="/agency"' in home
-    assert 'href="/me"' not in home
+    assert 'href="/me"' not in home and ">登录</a>" not in home
 
 
 def test_every_login_is_written_to_the_audit_trail(db: Database, c: TestClient) -> None:

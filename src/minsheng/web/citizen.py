@@ -48,7 +48,8 @@ class Figure:
     rows: list[tuple[str, str, str]] = field(default_factory=list)
     sources: list[Reference] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    missing: str = ""
+    missing: str = ""  # in plain words, when the figure cannot be given
+    detail: str = ""  # which parameter, region and date are missing (for the counter staff)
     note: str = ""
 
 
@@ -62,10 +63,9 @@ def _figure(title: str, name: str, day: dt.date, region: str, inputs: dict[str, 
         result = run(name, date=day, region=region, inputs=inputs)
     except ParameterMissing as exc:
         where = get_region(region).name
-        return Figure(title, missing=(
-            f"政策原文没有公布 {year} 年{where}的这项标准，本站不做推算。"
-            f"（缺少参数 {exc.name}，地区 {region}，日期 {day.isoformat()}）"
-            "如需了解，请向当地医保经办机构咨询。"), note=note)
+        return Figure(title, missing=(f"政策原文没有公布 {year} 年{where}的这项标准，本站不做推算。"
+                                      "如需了解，请向当地医保经办机构咨询。"),
+                      detail=f"缺少参数 {exc.name}（地区 {region}，日期 {day.isoformat()}）", note=note)
     view = result_view(result)
     return Figure(title, view.outputs, view.sources, view.warnings, note=note)
 
