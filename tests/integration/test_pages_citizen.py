@@ -63,6 +63,7 @@ def test_a_citizen_sees_its_own_registration_with_the_resident_id_masked(db: Dat
     assert "李建国" in shown and ADULT in shown and "南关区（220102）" in shown and "低保对象" in shown
     assert "2201**********" in shown
     assert "19600506" not in page.text, "the birth date inside the resident id never reaches the page"
+    assert page.headers["cache-control"] == "no-store" and page.headers["x-frame-options"] == "SAMEORIGIN"
 
 
 def test_the_fiscal_subsidy_of_2021_is_computed_for_the_persons_region_with_its_source(db: Database) -> None:
@@ -111,6 +112,7 @@ def test_the_settlements_of_the_year_link_to_their_printable_statements(db: Data
     assert statement.status_code == 200
     assert "医疗费用结算单" in statement.text and replies[1]["setl_id"] in statement.text
     assert "2201**********" in statement.text
+    assert statement.headers["cache-control"] == "no-store"
 
 
 def test_a_citizen_cannot_open_another_persons_statement(db: Database, replies: list[dict[str, Any]]) -> None:

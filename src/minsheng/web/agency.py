@@ -46,6 +46,7 @@ from minsheng.web.session import (
     checked_form,
     first,
     page_principal,
+    private,
     redirect,
     render,
 )
@@ -192,7 +193,7 @@ async def reverse(request: Request, setl_id: str) -> Response:
 @router.get("/agency/statements/{setl_id}", response_class=HTMLResponse)
 def statement(request: Request, setl_id: str) -> Response:
     who = page_principal(request, AREA)
-    return HTMLResponse(settlements.statement_html(_uow(request)(), who, setl_id))
+    return private(HTMLResponse(settlements.statement_html(_uow(request)(), who, setl_id)))
 
 
 # --- transfers, filings, recognitions ---------------------------------------------------------
@@ -408,5 +409,5 @@ def watch_list_export(request: Request, format: str = "csv", date: str | None = 
     uow = _uow(request)
     content, media, name = watch_lists.export(uow(), uow(write=True), who, date or None,
                                               region or None, format)
-    return Response(content, media_type=media, headers={
-        "Content-Disposition": f"attachment; filename=\"{name}\"; filename*=UTF-8''{quote(name)}"})
+    return private(Response(content, media_type=media, headers={
+        "Content-Disposition": f"attachment; filename=\"{name}\"; filename*=UTF-8''{quote(name)}"}))

@@ -312,7 +312,8 @@ def simulation_file(request: Request, run_id: str, name: str) -> Response:
     path = folder / "report" / name
     if name not in OUTPUTS or not path.is_file():
         raise NotFound(f"没有找到文件 {name}", f"unknown file {name}")
-    headers = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
+    headers = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+                                          "frame-ancestors 'self'",
                "X-Content-Type-Options": "nosniff"}
     return FileResponse(path, media_type=OUTPUTS[name], headers=headers,
                         filename=None if name.endswith(".html") else f"{run_id}-{name}",

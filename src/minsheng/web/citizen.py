@@ -28,7 +28,7 @@ from minsheng.service.casework import filings, recognitions, transfers
 from minsheng.service.casework.common import today
 from minsheng.service.unit_of_work import factory
 from minsheng.web.routes import result_view
-from minsheng.web.session import PageRoute, page_principal, render
+from minsheng.web.session import PageRoute, page_principal, private, render
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 
@@ -164,4 +164,4 @@ def _holds(c: dict[str, Any], day: dt.date) -> bool:
 def my_statement(request: Request, setl_id: str) -> Response:
     """The printable statement (结算单) of one's own settlement (another's: 403)."""
     who = page_principal(request, "/me")
-    return HTMLResponse(settlements.statement_html(factory(database(request))(), who, setl_id))
+    return private(HTMLResponse(settlements.statement_html(factory(database(request))(), who, setl_id)))

@@ -240,6 +240,16 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
         status_code=status)
     if fresh or flash:
         write_session(response, request, replace(session, flash=None))
+    private(response)
+    return response
+
+
+def private(response: Response) -> Response:
+    """Pages with personal data: never cached (a shared computer's back button, a proxy) and
+    never framed by another site."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    response.headers["Referrer-Policy"] = "same-origin"
     return response
 
 
