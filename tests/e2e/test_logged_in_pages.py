@@ -186,3 +186,22 @@ def test_a_township_caseworker_approves_a_minimum_allowance_and_the_next_settlem
     assert parse_fen(after["maf_pay"]) > 0
     expect(tab.locator('[data-field="categories"]')).to_contain_text(f"低保对象（{d2.isoformat()} 至 不限）")
     screenshot(tab, "agency-person")
+
+
+def test_an_analyst_simulates_a_reform_on_a_small_synthetic_population(tab: Any, site: Site, screenshot: Any
+                                                                       ) -> None:
+    _, secret = site.token("analyst")
+    tab.goto("/analyst")
+    log_in_with_the_keyboard(tab, secret)
+    expect(tab).to_have_url(f"{site.base}/analyst")
+    tab.get_by_label("人数").fill("500")
+    tab.get_by_label("参数名 1").first.fill("medical.critical.resident.deductible")
+    tab.get_by_label("取值 1").first.fill("10000.00")
+    tab.get_by_role("button", name="开始测算").click()
+    expect(tab.locator("#flash")).to_contain_text("测算完成")
+    expect(tab.locator("#headlines")).to_contain_text("大病保险：基线")
+    tab.locator("iframe.report-frame").scroll_into_view_if_needed()
+    report = tab.frame_locator("iframe.report-frame")
+    expect(report.locator("svg").first).to_be_visible()
+    expect(report.locator("body")).to_contain_text("改革")
+    screenshot(tab, "analyst-run")
