@@ -131,6 +131,11 @@ def test_a_citizen_logs_in_computes_the_subsidy_and_reads_a_statement(tab: Any, 
     expect(tab.locator("body")).to_contain_text("2201**********")
     screenshot(tab, "citizen-statement")
 
+    tab.set_viewport_size({"width": 360, "height": 740})  # the same page on a phone
+    tab.goto("/me?year=2021")
+    assert tab.evaluate("document.documentElement.scrollWidth") <= 360, "nothing wider than the phone"
+    screenshot(tab, "narrow-citizen-me")
+
 
 def act(tab: Any, case_id: str, action: str, on: dt.date, choices: tuple[str, ...] = ()) -> None:
     """Open one action of a case, answer it, date it and submit it."""
