@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from minsheng import __version__, web
 from minsheng.api import service
 from minsheng.api.responses import JSON
-from minsheng.api.routes import calculations, casework_routes, settlements_preview
+from minsheng.api.routes import calculations, casework_routes, settlements, settlements_preview
 from minsheng.core.errors import MinshengError
 
 
@@ -32,6 +32,7 @@ def create_app() -> FastAPI:
         return JSON(validation_body(exc.errors()), status_code=422)
 
     app.router.routes.extend(calculations.FAST_ROUTES)  # the calculator's hot path first
+    app.router.routes.extend(settlements.FAST_ROUTES)  # and the settlement writer's
     app.include_router(calculations.router)
     app.include_router(settlements_preview.router)
     for router in casework_routes.ROUTERS:  # issue 5: casework and watch lists

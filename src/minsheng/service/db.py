@@ -62,6 +62,8 @@ class Database:
         if self.is_sqlite:
             _configure_sqlite(self.engine)
         self.write_lock = threading.Lock()  # SQLite: one writer of this process at a time
+        self.settlement_writer: Any = None  # minsheng.service.writer: started on first use
+        self.trace_store: Any = None  # minsheng.service.trace_store: made on first use
         self._reader = sessionmaker(self.engine, expire_on_commit=False)
         self._writer = sessionmaker(self.engine.execution_options(**{_WRITE: True}),
                                     expire_on_commit=False)
@@ -102,6 +104,9 @@ class Database:
         return self.engine.execution_options(**{_WRITE: True}).connect()
 
     def dispose(self) -> None:
+        writer, self.settlement_writer = self.settlement_writer, None
+        if writer is not None:
+            writer.stop()
         self.engine.dispose()
 
 

@@ -12,7 +12,7 @@ example parameters used). So the service's fen are the batch's fen by constructi
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -21,8 +21,19 @@ import numpy as np
 from minsheng.core.errors import InputError
 from minsheng.core.parameters import ParameterView, default_store
 from minsheng.rules import settlement as k
-from minsheng.rules.settlement_params import ClaimParameters
-from minsheng.rules.settlement_trace import claim_trace
+from minsheng.rules.settlement_params import (
+    NO_ASSISTANCE,
+    NO_CRITICAL,
+    AssistanceTerms,
+    BasicTerms,
+    ClaimParameters,
+    CriticalTerms,
+    ParameterTables,
+    category_mask,
+    day_number,
+)
+from minsheng.rules.settlement_trace import MED_GROUP, claim_trace
+from minsheng.service.trace_store import TraceRecord, record
 from minsheng.settle import parse
 from minsheng.settle.output import claim_json
 
@@ -38,6 +49,10 @@ class Result:
     accumulators: dict[str, int]
     trace: list[dict[str, Any]]
     warnings: list[str]
+    contributions: dict[str, int] = field(default_factory=dict)
+    """What this claim added to each accumulator column (non-zero columns only)."""
+    record: TraceRecord | None = None
+    """What the trace is made of, when the trace itself was not built (see :func:`settle_many`)."""
 
 
 def parse_claim(raw: Any) -> Claim:
@@ -104,3 +119,138 @@ def settle_one(claim: Claim, insutype: str, region: str, categories: Sequence[st
     amounts = {name: int(getattr(res, name)[0]) for name in OUTPUTS}
     trace = claim_trace(batch.arrays, params, res, 0).to_json()
     return Result(reply, amounts, res.after.row(0), trace, warnings)
+
+
+# -- many claims at once (the settlement writer's group commit) -----------------------------
+
+@dataclass(frozen=True)
+class Prepared:
+    """A claim ready for :func:`settle_many`: its person's terms and its parameters read."""
+
+    claim: Claim
+    insutype: str
+    region: str
+    categories: tuple[str, ...]
+    params: ClaimParameters  # the claim's own parameters (one row), shared through the cache
+
+
+def prepare(claim: Claim, insutype: str, region: str, categories: Sequence[str]) -> Prepared:
+    """Read the parameters of one claim (ParameterMissing names parameter, region and date),
+    so that a claim that cannot be settled is refused on its own, before the batch."""
+    cats = tuple(categories)
+    params = _parameters(int(region), day_number(claim.setl_time.date()), insutype == "390",
+                         int(claim.med_type), claim.hosp_lv, category_mask(cats))
+    return Prepared(claim, insutype, region, cats, params)
+
+
+def _combine(parts: Sequence[ClaimParameters]) -> ClaimParameters:
+    """One parameter table for claims read one by one: each claim keeps its own terms (the
+    very objects, so their references stay in the trace) under one set of row numbers."""
+    basic: list[BasicTerms] = []
+    critical: list[CriticalTerms] = [NO_CRITICAL]
+    assistance: list[AssistanceTerms] = [NO_ASSISTANCE]
+    seen: dict[int, int] = {}
+
+    def row(terms: Any, table: list[Any]) -> int:
+        i = seen.get(id(terms))
+        if i is None:
+            i = seen[id(terms)] = len(table)
+            table.append(terms)
+        return i
+
+    rows = np.zeros((3, len(parts)), np.int32)
+    warnings: list[str] = []
+    for j, p in enumerate(parts):
+        t = p.tables
+        rows[0, j] = row(t.basic[int(p.basic_row[0])], basic)
+        c, a = int(p.critical_row[0]), int(p.assistance_row[0])
+        rows[1, j] = row(t.critical[c], critical) if c else 0
+        rows[2, j] = row(t.assistance[a], assistance) if a else 0
+        warnings.extend(w for w in t.warnings if w not in warnings)
+    return ClaimParameters(ParameterTables(basic, critical, assistance, warnings),
+                           rows[0].copy(), rows[1].copy(), rows[2].copy())
+
+
+_FIELD = {name: j for j, name in enumerate(k.ACCUMULATOR_FIELDS)}
+
+
+def _contributions(batch: parse.Batch, res: k.Settlement) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """Per settled claim (kernel order), what it added to each accumulator column.
+
+    Every column is a plain sum of per-claim amounts (see :mod:`minsheng.rules.settlement`):
+    the policy-range amount R in its benefit group and level, the uncapped tier-1 payment,
+    the tier-2 and tier-3 bases, the uncapped tier-3 payment and the totals. The sums are
+    checked against the kernel's accumulators after the batch, so this cannot drift."""
+    a, d = batch.arrays, res.details
+    assert d is not None
+    n = len(a)
+    m = np.zeros((n, len(_FIELD)), np.int64)
+    rows = np.arange(n)
+    groups = [MED_GROUP[int(t)] for t in a.med_type]
+    m[rows, [_FIELD[f"basic_base_{g}_lv{int(lv)}"] for g, lv in zip(groups, a.hosp_lv, strict=True)]] \
+        = res.inscp_scp_amt
+    m[rows, [_FIELD[f"basic_uncapped_{g}"] for g in groups]] = d["basic_uncapped"]
+    for name, values in (("critical_base", d["critical_base"]),
+                         ("assistance_base", d["assistance_base"]),
+                         ("assistance_uncapped", d["assistance_uncapped"]),
+                         ("medfee_sumamt", a.medfee_sumamt), ("inscp_scp_amt", res.inscp_scp_amt),
+                         ("hifp_pay", res.hifp_pay), ("hifmi_pay", res.hifmi_pay),
+                         ("maf_pay", res.maf_pay), ("psn_part_amt", res.psn_part_amt)):
+        m[:, _FIELD[name]] = values
+    if n:
+        starts = np.flatnonzero(np.r_[True, res.segment[1:] != res.segment[:-1]])
+        added = np.add.reduceat(m, starts, axis=0)
+        for name, j in _FIELD.items():
+            if not np.array_equal(added[:, j], res.after.columns[name] - res.before.columns[name]):
+                raise RuntimeError(f"per-claim contributions do not add up for {name}")
+    return m
+
+
+def settle_many(prepared: Sequence[Prepared],
+                before: Mapping[tuple[str, int], Mapping[str, int]], *,
+                trace: bool = True) -> list[Result]:
+    """Settle claims of several persons in ONE kernel call; results in the order given.
+
+    ``before`` holds the stored accumulators per (psn_no, year) (missing: none yet). Claims
+    of one person-year are settled in ``setl_time`` order (ties by ``setl_id`` as text) with
+    the accumulators carried from one to the next — exactly as one by one in that order,
+    so each result (reply, trace, contributions) is the one :func:`settle_one` would give.
+    Each claim's warnings are the example parameters it used itself. With ``trace=False``
+    each result carries the :class:`TraceRecord` its trace is rendered from instead
+    (:mod:`minsheng.service.trace_store`) and an empty ``trace``."""
+    if not prepared:
+        return []
+    claims = [p.claim for p in prepared]
+    persons = {p.claim.psn_no: parse.Person(p.claim.psn_no, p.insutype, p.region)
+               for p in prepared}
+    batch = parse.build_batch(persons, claims, [p.categories for p in prepared])
+    order = [int(i) for i in batch.order]
+    params = _combine([prepared[i].params for i in order])
+    py_person, py_year = k.person_years(batch.arrays)
+    rows = [before.get((batch.people[int(p)], int(y))) for p, y in zip(py_person, py_year,
+                                                                      strict=True)]
+    acc = k.Accumulators.from_rows(py_person, py_year, rows)
+    res = k.settle(batch.arrays, params, acc, detail=True)
+    added = _contributions(batch, res)
+    running = {int(s): dict(before.get((batch.people[int(p)], int(y))) or {})
+               for s, (p, y) in enumerate(zip(py_person, py_year, strict=True))}
+    results: list[Result | None] = [None] * len(prepared)
+    fields = k.ACCUMULATOR_FIELDS
+    for kk, i in enumerate(order):
+        p = prepared[i]
+        reply = claim_json(res, kk, p.claim.setl_id, p.claim.psn_no, p.insutype)
+        warnings = list(p.params.tables.warnings)
+        reply["warnings"] = warnings
+        amounts = {name: int(getattr(res, name)[kk]) for name in OUTPUTS}
+        row = added[kk].tolist()
+        contributions = {f: v for f, v in zip(fields, row, strict=True) if v}
+        acc_now = running[int(res.segment[kk])]
+        for f, v in contributions.items():
+            acc_now[f] = acc_now.get(f, 0) + v
+        if trace:
+            steps, rec = claim_trace(batch.arrays, params, res, kk).to_json(), None
+        else:
+            steps, rec = [], record(batch.arrays, params, res, kk, amounts)
+        results[i] = Result(reply, amounts, {f: acc_now.get(f, 0) for f in fields}, steps,
+                            warnings, contributions, rec)
+    return [r for r in results if r is not None]

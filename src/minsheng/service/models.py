@@ -7,7 +7,10 @@
   the running totals over settled, unreversed claims; a long table, so that the kernel may
   add columns without a migration;
 - ``api_token``: bearer tokens, stored as the sha256 of the secret;
-- ``audit_entry`` and ``audit_head``: the append-only, hash-chained audit trail.
+- ``audit_entry`` and ``audit_head``: the append-only, hash-chained audit trail;
+- ``settlement_terms``: the terms applied by settlements (each tier's terms with every
+  parameter read, value and reference), stored once under the hash of their content and
+  referred to by each settlement's compact trace (:mod:`minsheng.service.trace_store`).
 
 The schema itself is created by the Alembic migrations in ``migrations/versions``; a test
 compares these models with the migrated schema.
@@ -149,3 +152,14 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+
+class SettlementTerms(Base):
+    """A snapshot of the terms a settlement applied, named by the hash of ``body`` (JSON)."""
+
+    __tablename__ = "settlement_terms"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)

@@ -1,11 +1,13 @@
 """Settlements (一站式结算) as a service: settle one claim, replay, reverse, read, print.
 
-:func:`settle` runs the settlement kernel on one claim with the person's stored
+:func:`settle` runs the settlement kernel on the claim with the person's stored
 accumulators for the claim's year, and writes the settlement (with its reply, its trace
 and its contribution to every accumulator column), the new accumulators and an audit
 entry in ONE transaction, with the person's row locked (PostgreSQL ``SELECT … FOR
 UPDATE``; SQLite ``BEGIN IMMEDIATE``), so that concurrent claims of one person are
-settled one after the other and never overrun a cap.
+settled one after the other and never overrun a cap. Claims that arrive together share
+that transaction and one kernel call (group commit: :mod:`minsheng.service.writer`,
+:mod:`minsheng.service.settlement_batch`); each still gets its own reply or error.
 
 Idempotency: a claim is identified by ``setl_id``. The same ``setl_id`` with the same
 claim (compared after parsing, so ``"580"`` and ``"580.00"`` are the same) returns the
@@ -22,15 +24,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
-from minsheng.core.errors import Conflict, InputError, NotFound
+from minsheng.core.errors import Conflict, InputError, MinshengError, NotFound
 from minsheng.core.money import format_fen
 from minsheng.core.regions import get_region
-from minsheng.service import kernel
+from minsheng.service import kernel, trace_store
 from minsheng.service.audit import canonical_json, now
 from minsheng.service.auth import (
     ACCUMULATORS_READ,
@@ -41,8 +40,10 @@ from minsheng.service.auth import (
 )
 from minsheng.service.casework import settlement_hooks
 from minsheng.service.models import Settlement
-from minsheng.service.persons import categories_on, parse_psn_no
-from minsheng.service.unit_of_work import DuplicateKey, UnitOfWork, UnitOfWorkFactory
+from minsheng.service.persons import parse_psn_no
+from minsheng.service.settlement_batch import SettleReply, SettleRequest
+from minsheng.service.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from minsheng.service.writer import writer_for
 
 REPORTED_TOTALS = ("medfee_sumamt", "hifp_pay", "hifmi_pay", "maf_pay", "fund_pay_sumamt",
                    "psn_part_amt")
@@ -51,93 +52,37 @@ REPORTED_TOTALS = ("medfee_sumamt", "hifp_pay", "hifmi_pay", "maf_pay", "fund_pa
 STATUS_LABELS = {"settled": "已结算", "reversed": "已撤销"}
 
 
-@dataclass(frozen=True)
-class SettleReply:
-    body: bytes
-    replayed: bool
-    setl_id: str
-
-
 def request_hash(claim: kernel.Claim) -> str:
     return hashlib.sha256(canonical_json(kernel.canonical(claim)).encode()).hexdigest()
 
 
-def _replay(existing: Settlement, digest: str, principal: Principal) -> SettleReply:
-    principal.require_person(SETTLE, existing.region, existing.psn_no)
-    if existing.request_hash != digest:
-        raise Conflict(f"结算流水号 {existing.setl_id} 已用于另一笔不同的结算",
-                       f"setl_id {existing.setl_id} was already used for a different claim",
-                       setl_id=existing.setl_id)
-    return SettleReply(existing.reply.encode("utf-8"), True, existing.setl_id)
+def parse_request(raw: Any, *, principal: Principal | None = None,
+                  secret_hash: str | None = None, defer_errors: bool = False
+                  ) -> SettleRequest:
+    """A claim as sent (with its casework fields) → a request for the settlement writer.
+    A bad body raises its error — or, with ``defer_errors``, travels with the request to be
+    answered once the token and the role have been checked."""
+    try:
+        care = settlement_hooks.take(raw)  # casework (issue 5): place of care, visit, disease
+        claim = kernel.parse_claim(care.claim)
+        digest = care.digest(request_hash(claim))
+    except MinshengError as exc:
+        if not defer_errors:
+            raise
+        return SettleRequest(None, None, "", principal, secret_hash, error=exc)
+    return SettleRequest(claim, care, digest, principal, secret_hash)
 
 
 def settle(uow_factory: UnitOfWorkFactory, principal: Principal,
            raw: Mapping[str, Any]) -> SettleReply:
-    """Settle one claim (or replay its first reply); see the module docstring."""
+    """Settle one claim (or replay its first reply); see the module docstring.
+
+    The claim joins the process's settlement writer (:mod:`minsheng.service.writer`), which
+    settles the claims that arrive together in one transaction; the reply comes after its
+    commit."""
     principal.require(SETTLE)
-    care = settlement_hooks.take(raw)  # casework (issue 5): place of care, visit, disease
-    claim = kernel.parse_claim(care.claim)
-    digest = care.digest(request_hash(claim))
-    with uow_factory(write=True) as uow:
-        person = uow.persons.get(claim.psn_no, lock=True)
-        if person is None:
-            raise InputError("psn_no", f"未知参保人 {claim.psn_no}（请先登记）",
-                             f"unknown person {claim.psn_no}")
-        principal.require_person(SETTLE, person.region, person.psn_no)
-        existing = uow.settlements.get(claim.setl_id)
-        if existing is not None:
-            return _replay(existing, digest, principal)
-        year = claim.setl_time.year
-        used = uow.settlements.insutype_used(person.psn_no, year)
-        if used is not None and used != person.insutype:
-            raise Conflict(f"参保人 {person.psn_no} 在 {year} 年已按险种 {used} 结算，"
-                           f"一年内险种不变（现登记为 {person.insutype}）",
-                           f"person {person.psn_no} was settled as {used} in {year}",
-                           psn_no=person.psn_no)
-        before = uow.accumulators.get(person.psn_no, year)
-        categories = categories_on(person, claim.setl_time.date())
-        claim = care.route(uow, person, claim)  # refuses, or settles as 14 / 21
-        result = kernel.settle_one(claim, person.insutype, person.region, categories, before)
-        care.annotate(result)
-        body = orjson.dumps(result.reply)
-        contributions = {f: v - before.get(f, 0) for f, v in result.accumulators.items()
-                         if v != before.get(f, 0)}
-        amounts = result.amounts
-        stamp = now()
-        settlement = Settlement(
-            setl_id=claim.setl_id, psn_no=person.psn_no, setl_time=claim.setl_time,
-            year=year, insutype=person.insutype, region=person.region,
-            categories=",".join(categories), med_type=claim.med_type, hosp_lv=claim.hosp_lv,
-            in_province=claim.in_province, medfee_sumamt=claim.medfee_sumamt,
-            fulamt_ownpay_amt=claim.fulamt_ownpay_amt, preselfpay_amt=claim.preselfpay_amt,
-            overlmt_selfpay=claim.overlmt_selfpay, inscp_scp_amt=amounts["inscp_scp_amt"],
-            hifp_pay=amounts["hifp_pay"], hifmi_pay=amounts["hifmi_pay"],
-            maf_pay=amounts["maf_pay"], fund_pay_sumamt=amounts["fund_pay_sumamt"],
-            psn_part_amt=amounts["psn_part_amt"], act_pay_dedc=amounts["act_pay_dedc"],
-            request_hash=digest, reply=body.decode("utf-8"),
-            trace=orjson.dumps(result.trace).decode("utf-8"),
-            contributions=canonical_json(contributions), status="settled",
-            settled_at=stamp, settled_by=principal.actor)
-        try:
-            uow.settlements.add(settlement)
-            uow.flush()  # a setl_id taken meanwhile (for another person) fails here
-        except DuplicateKey:
-            pass
-        else:
-            uow.accumulators.add(person.psn_no, year, contributions, before)
-            uow.flush()  # everything but the audit entry is written before the head is locked
-            uow.audit.append(principal.actor, "settlement.created", "settlement", claim.setl_id,
-                             canonical_json({"psn_no": person.psn_no,
-                                             "setl_time": claim.setl_time.isoformat(),
-                                             "request_hash": digest,
-                                             **{k: format_fen(v) for k, v in amounts.items()}}))
-            uow.commit()
-            return SettleReply(body, False, claim.setl_id)
-    with uow_factory() as uow:
-        existing = uow.settlements.get(claim.setl_id)
-        if existing is None:  # pragma: no cover - the conflict was not the setl_id
-            raise Conflict("结算冲突，请重试", "conflicting settlement, retry")
-        return _replay(existing, digest, principal)
+    request = parse_request(raw, principal=principal)
+    return writer_for(uow_factory().database).settle(request)
 
 
 def parse_reason(raw: Mapping[str, Any]) -> str:
@@ -187,7 +132,10 @@ def reverse(uow: UnitOfWork, principal: Principal, setl_id: str,
     return reply
 
 
-def settlement_json(s: Settlement, *, with_trace: bool = False) -> dict[str, Any]:
+def settlement_json(s: Settlement, *, with_trace: bool = False,
+                    uow: UnitOfWork | None = None) -> dict[str, Any]:
+    """A settlement as JSON; ``with_trace`` adds its trace (a compact one is read through
+    ``uow``: see :mod:`minsheng.service.trace_store`)."""
     d: dict[str, Any] = {
         "setl_id": s.setl_id, "psn_no": s.psn_no, "status": s.status,
         "setl_time": s.setl_time.isoformat(), "year": s.year, "insutype": s.insutype,
@@ -205,7 +153,7 @@ def settlement_json(s: Settlement, *, with_trace: bool = False) -> dict[str, Any
         d["reversal"] = {"reversed_at": s.reversed_at.isoformat(timespec="seconds"),
                          "reversed_by": s.reversed_by, "reason": s.reversal_reason}
     if with_trace:
-        d["trace"] = json.loads(s.trace)
+        d["trace"] = json.loads(s.trace) if uow is None else trace_store.load(uow, s)
     return d
 
 
@@ -220,7 +168,7 @@ def _readable(uow: UnitOfWork, principal: Principal, setl_id: str) -> Settlement
 
 def get_settlement(uow: UnitOfWork, principal: Principal, setl_id: str) -> dict[str, Any]:
     with uow:
-        return settlement_json(_readable(uow, principal, setl_id), with_trace=True)
+        return settlement_json(_readable(uow, principal, setl_id), with_trace=True, uow=uow)
 
 
 def parse_year(raw: object, field: str = "year") -> int:

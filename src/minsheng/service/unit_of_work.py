@@ -29,6 +29,7 @@ from minsheng.service.repository import (
     PersonRepository,
     SettlementRepository,
     TokenRepository,
+    TraceRepository,
 )
 
 
@@ -43,6 +44,7 @@ class UnitOfWork:
     tokens: TokenRepository
     audit: AuditLog
     casework: CaseworkRepository  # issue 5: filings, transfers, recognitions, assistance
+    traces: TraceRepository
 
     def __init__(self, database: Database, *, write: bool = False) -> None:
         self.database = database
@@ -60,6 +62,7 @@ class UnitOfWork:
         self.tokens = TokenRepository(self.session)
         self.audit = AuditLog(self.session)
         self.casework = CaseworkRepository(self.session)
+        self.traces = TraceRepository(self.session)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -1,0 +1,159 @@
+"""The settlement writer: group commit of the claims that arrive together.
+
+One writer per database per process (:func:`writer_for`): a thread with a queue. Requests
+(:class:`~minsheng.service.settlement_batch.SettleRequest`) wait in the queue while the
+writer's previous transaction commits; the writer then takes all of them (up to
+:data:`MAX_BATCH`) and settles them as one batch — one kernel call, one transaction
+(:func:`~minsheng.service.settlement_batch.settle_batch`) — and answers each request only
+after that transaction has committed, so an acknowledged settlement is durable and sealed
+in the audit chain. There is no waiting to fill a batch: a lone claim is settled at once.
+
+Several processes (``minsheng serve --workers N``) each have their own writer; the database
+locks serialise them (the persons' rows, locked in ``psn_no`` order, and the audit head).
+A ``setl_id`` taken by another process meanwhile, or a deadlock the database broke, rolls the
+batch back and settles it again (the claim taken meanwhile is then answered as a replay or
+409).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections import deque
+from collections.abc import Sequence
+
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from minsheng.core.errors import Conflict
+from minsheng.service.db import Database
+from minsheng.service.settlement_batch import (
+    REQUEUE,
+    SettleReply,
+    SettleRequest,
+    settle_batch,
+)
+from minsheng.service.trace_store import store_for
+from minsheng.service.unit_of_work import DuplicateKey, UnitOfWork
+
+MAX_BATCH = 256
+ATTEMPTS = 5
+_RETRY_STATES = {"40001", "40P01"}  # serialization failure, deadlock detected
+log = logging.getLogger("minsheng.service.writer")
+
+
+class SettlementWriter:
+    def __init__(self, database: Database, *, max_batch: int = MAX_BATCH) -> None:
+        self.database = database
+        self.max_batch = max_batch
+        self.pid = os.getpid()
+        self._queue: deque[SettleRequest] = deque()
+        self._ready = threading.Condition()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="minsheng-settlement-writer",
+                                        daemon=True)
+        self._thread.start()
+
+    def submit(self, request: SettleRequest) -> None:
+        """Queue a request; its ``future`` gets the reply (or the error) after the commit."""
+        with self._ready:
+            if self._stopping:
+                raise RuntimeError("the settlement writer has stopped")
+            self._queue.append(request)
+            self._ready.notify()
+
+    def submit_many(self, requests: Sequence[SettleRequest]) -> None:
+        """Queue several requests at once: they are settled in one batch (up to
+        :data:`MAX_BATCH`), e.g. the claims of a hospital's end-of-day upload."""
+        with self._ready:
+            if self._stopping:
+                raise RuntimeError("the settlement writer has stopped")
+            self._queue.extend(requests)
+            self._ready.notify()
+
+    def settle(self, request: SettleRequest) -> SettleReply:
+        """Queue a request and wait for its reply (raises its error)."""
+        self.submit(request)
+        return request.future.result()
+
+    def stop(self) -> None:
+        with self._ready:
+            self._stopping = True
+            self._ready.notify()
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout=30)
+
+    def _take(self) -> list[SettleRequest] | None:
+        with self._ready:
+            while not self._queue and not self._stopping:
+                self._ready.wait()
+            if not self._queue:
+                return None
+            n = min(len(self._queue), self.max_batch)
+            return [self._queue.popleft() for _ in range(n)]
+
+    def _run(self) -> None:
+        while True:
+            batch = self._take()
+            if batch is None:
+                return
+            try:
+                self._settle(batch)
+            except BaseException as exc:  # pragma: no cover - answered, never lost
+                log.exception("settlement batch failed")
+                for r in batch:
+                    if not r.future.done():
+                        r.future.set_exception(exc)
+
+    def _settle(self, batch: Sequence[SettleRequest]) -> None:
+        outcomes = None
+        for _ in range(ATTEMPTS):
+            try:
+                with UnitOfWork(self.database, write=True) as uow:
+                    traces = store_for(uow)
+                    try:
+                        outcomes = settle_batch(uow, batch)
+                        uow.commit()
+                    except BaseException:
+                        traces.rolled_back()
+                        raise
+                    traces.committed()
+                break
+            except (DuplicateKey, IntegrityError):
+                continue  # a setl_id settled meanwhile by another process: read it again
+            except DBAPIError as exc:
+                if getattr(exc.orig, "sqlstate", None) not in _RETRY_STATES:
+                    raise
+        if outcomes is None:
+            conflict = Conflict("结算冲突，请重试", "conflicting settlement, retry")
+            for r in batch:
+                r.future.set_exception(conflict)
+            return
+        again: list[SettleRequest] = []
+        for request, outcome in zip(batch, outcomes, strict=True):
+            if outcome is REQUEUE:
+                again.append(request)
+            elif isinstance(outcome, BaseException):
+                request.future.set_exception(outcome)
+            else:
+                assert isinstance(outcome, SettleReply)
+                request.future.set_result(outcome)
+        if again:
+            with self._ready:
+                self._queue.extendleft(reversed(again))
+
+
+_lock = threading.Lock()
+
+
+def writer_for(database: Database) -> SettlementWriter:
+    """The writer of ``database`` in this process (started on first use, stopped with
+    :meth:`Database.dispose`)."""
+    writer: SettlementWriter | None = database.settlement_writer
+    if writer is None or writer.pid != os.getpid():  # none yet, or inherited by a fork
+        with _lock:
+            writer = database.settlement_writer
+            if writer is None or writer.pid != os.getpid():
+                writer = SettlementWriter(database)
+                database.settlement_writer = writer
+    return writer
