@@ -1,4 +1,4 @@
-"""``minsheng serve``: the HTTP API (and, later, the pages)."""
+"""``minsheng serve``: the HTTP API and the pages."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ def register(app: typer.Typer) -> None:
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="监听地址"),
     port: int = typer.Option(8000, "--port", help="端口"),
-    workers: int = typer.Option(1, "--workers", help="进程数"),
+    workers: int = typer.Option(1, "--workers", help="进程数（多于 1 个时请设置 MINSHENG_SECRET_KEY）"),
+    access_log: bool = typer.Option(False, "--access-log/--no-access-log", help="记录每个请求"),
     demo: bool = typer.Option(False, "--demo", help="载入演示数据并显示各角色的演示令牌"),
 ) -> None:
     import uvicorn
@@ -24,4 +25,4 @@ def serve(
         typer.echo(describe(load_demo(get_database())))
     typer.echo(f"minsheng 服务：http://{host}:{port}/  （API 文档 /docs，OpenAPI /openapi.json）")
     uvicorn.run("minsheng.api.app:create_app", factory=True, host=host, port=port,
-                workers=workers, log_level="warning")
+                workers=workers, log_level="info" if access_log else "warning", access_log=access_log)

@@ -122,6 +122,19 @@ class Resolved:
     def display(self) -> Any:
         return self._display
 
+    def step_dict(self) -> dict[str, Any]:
+        """This value as a trace step (a fresh dict; built once per resolved value)."""
+        return dict(self._step)
+
+    @cached_property
+    def _step(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"kind": "parameter", "name": self.name,
+                             "description": self.description, "value": self.display(),
+                             "reference": self.reference.to_dict(), "example": self.example}
+        if self.override:
+            d["override"] = True
+        return d
+
     @cached_property
     def _display(self) -> Any:
         return to_json_value(self.unit, self.value)

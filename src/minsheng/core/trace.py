@@ -32,13 +32,7 @@ class Step:
         d: dict[str, Any] = {"kind": self.kind, "name": self.name,
                              "description": self.description}
         if self.kind == "parameter" and self.resolved is not None:
-            r = self.resolved
-            d["value"] = r.display()
-            d["reference"] = r.reference.to_dict()
-            d["example"] = r.example
-            if r.override:
-                d["override"] = True
-            return d
+            return self.resolved.step_dict()
         if self.kind == "compute":
             d["value"] = to_json_value(self.unit, self.value)
         if self.formula:
