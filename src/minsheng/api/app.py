@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import os
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -21,6 +23,7 @@ def create_app() -> FastAPI:
                     "Rules as code for Chinese livelihood policy.",
         version=__version__,
         default_response_class=JSON,
+        **_telemetry(),
     )
 
     @app.exception_handler(MinshengError)
@@ -52,3 +55,12 @@ def validation_body(errors: Any) -> dict[str, Any]:
     return {"error": "invalid_input", "field": first,
             "message": f"{first}：请求格式不正确", "message_en": f"{first}: invalid request",
             "errors": items}
+
+
+def _telemetry() -> dict[str, Any]:
+    """FastAPI's OpenTelemetry hooks look up the providers on every request; without any
+    OpenTelemetry setting in the environment there are none, so they are left off."""
+    configured = any(k.startswith(("OTEL_", "FASTAPI_OTEL_")) for k in os.environ)
+    if configured or "telemetry" not in inspect.signature(FastAPI.__init__).parameters:
+        return {}
+    return {"telemetry": {"tracing": False, "metrics": False, "logs": False}}

@@ -67,13 +67,38 @@ class Database:
         self._reader = sessionmaker(self.engine, expire_on_commit=False)
         self._writer = sessionmaker(self.engine.execution_options(**{_WRITE: True}),
                                     expire_on_commit=False)
+        self._pinned: sessionmaker[Session] | None = None
+        self._pinned_engine: Engine | None = None
+        self._pinned_lock = threading.Lock()
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
-    def session(self, *, write: bool) -> Session:
+    def session(self, *, write: bool, pinned: bool = False) -> Session:
+        """A new session; ``pinned``: on the settlement writer's own connection (see
+        :meth:`_pinned_sessions`)."""
+        if pinned:
+            return self._pinned_sessions()()
         return (self._writer if write else self._reader)()
+
+    def _pinned_sessions(self) -> sessionmaker[Session]:
+        """Writing sessions on one connection kept for the settlement writer: no pool
+        checkout and no liveness ping per batch (a dropped connection fails its batch, which
+        the writer settles again on a new one)."""
+        with self._pinned_lock:
+            if self._pinned is None:
+                kwargs: dict[str, Any] = {"pool_size": 1, "max_overflow": 1,
+                                          "pool_pre_ping": False}
+                if self.is_sqlite:
+                    kwargs["connect_args"] = {"check_same_thread": False, "timeout": 60}
+                engine = create_engine(self.url, **kwargs)
+                if self.is_sqlite:
+                    _configure_sqlite(engine)
+                self._pinned_engine = engine
+                self._pinned = sessionmaker(engine.execution_options(**{_WRITE: True}),
+                                            expire_on_commit=False)
+            return self._pinned
 
     def migrate(self) -> None:
         """Create or upgrade the schema to the newest migration (safe to call concurrently)."""
@@ -107,6 +132,9 @@ class Database:
         writer, self.settlement_writer = self.settlement_writer, None
         if writer is not None:
             writer.stop()
+        if self._pinned_engine is not None:
+            self._pinned_engine.dispose()
+            self._pinned, self._pinned_engine = None, None
         self.engine.dispose()
 
 

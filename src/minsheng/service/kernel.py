@@ -11,6 +11,7 @@ example parameters used). So the service's fen are the batch's fen by constructi
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -143,32 +144,53 @@ def prepare(claim: Claim, insutype: str, region: str, categories: Sequence[str])
     return Prepared(claim, insutype, region, cats, params)
 
 
-def _combine(parts: Sequence[ClaimParameters]) -> ClaimParameters:
-    """One parameter table for claims read one by one: each claim keeps its own terms (the
-    very objects, so their references stay in the trace) under one set of row numbers."""
-    basic: list[BasicTerms] = []
-    critical: list[CriticalTerms] = [NO_CRITICAL]
-    assistance: list[AssistanceTerms] = [NO_ASSISTANCE]
-    seen: dict[int, int] = {}
+class _Tables:
+    """Every set of terms this process has settled with, as one parameter table that only
+    grows (rebuilt when new terms appear, which is rare): a batch's claims then only need
+    their row numbers. Each claim keeps its own terms — the very objects read for it, so
+    their references stay in its trace."""
 
-    def row(terms: Any, table: list[Any]) -> int:
-        i = seen.get(id(terms))
-        if i is None:
-            i = seen[id(terms)] = len(table)
-            table.append(terms)
-        return i
+    LIMIT = 100_000
 
-    rows = np.zeros((3, len(parts)), np.int32)
-    warnings: list[str] = []
-    for j, p in enumerate(parts):
-        t = p.tables
-        rows[0, j] = row(t.basic[int(p.basic_row[0])], basic)
-        c, a = int(p.critical_row[0]), int(p.assistance_row[0])
-        rows[1, j] = row(t.critical[c], critical) if c else 0
-        rows[2, j] = row(t.assistance[a], assistance) if a else 0
-        warnings.extend(w for w in t.warnings if w not in warnings)
-    return ClaimParameters(ParameterTables(basic, critical, assistance, warnings),
-                           rows[0].copy(), rows[1].copy(), rows[2].copy())
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._reset()
+
+    def _reset(self) -> None:
+        self.basic: list[BasicTerms] = []
+        self.critical: list[CriticalTerms] = [NO_CRITICAL]
+        self.assistance: list[AssistanceTerms] = [NO_ASSISTANCE]
+        self.row: dict[int, int] = {}  # id of a terms object (kept alive above) → its row
+        self.tables = ParameterTables([], [NO_CRITICAL], [NO_ASSISTANCE], [])
+
+    def combine(self, parts: Sequence[ClaimParameters]) -> ClaimParameters:
+        with self._lock:
+            if len(self.row) > self.LIMIT:
+                self._reset()
+            rows = np.zeros((3, len(parts)), np.int32)
+            grown = False
+            tables: tuple[list[Any], list[Any], list[Any]] = (self.basic, self.critical,
+                                                                self.assistance)
+            for j, p in enumerate(parts):
+                t = p.tables
+                b, c, a = int(p.basic_row[0]), int(p.critical_row[0]), int(p.assistance_row[0])
+                chosen = (t.basic[b], t.critical[c] if c else None, t.assistance[a] if a else None)
+                for i, terms in enumerate(chosen):
+                    if terms is None:
+                        continue
+                    row = self.row.get(id(terms))
+                    if row is None:
+                        row = self.row[id(terms)] = len(tables[i])
+                        tables[i].append(terms)
+                        grown = True
+                    rows[i, j] = row
+            if grown:
+                self.tables = ParameterTables(list(self.basic), list(self.critical),
+                                              list(self.assistance), [])
+            return ClaimParameters(self.tables, rows[0].copy(), rows[1].copy(), rows[2].copy())
+
+
+_tables = _Tables()
 
 
 _FIELD = {name: j for j, name in enumerate(k.ACCUMULATOR_FIELDS)}
@@ -225,11 +247,12 @@ def settle_many(prepared: Sequence[Prepared],
                for p in prepared}
     batch = parse.build_batch(persons, claims, [p.categories for p in prepared])
     order = [int(i) for i in batch.order]
-    params = _combine([prepared[i].params for i in order])
+    params = _tables.combine([prepared[i].params for i in order])
     py_person, py_year = k.person_years(batch.arrays)
-    rows = [before.get((batch.people[int(p)], int(y))) for p, y in zip(py_person, py_year,
-                                                                      strict=True)]
-    acc = k.Accumulators.from_rows(py_person, py_year, rows)
+    rows = [before.get((batch.people[int(p)], int(y))) or {}
+            for p, y in zip(py_person, py_year, strict=True)]
+    acc = k.Accumulators(py_person, py_year, {f: np.array([r.get(f, 0) for r in rows], np.int64)
+                                              for f in k.ACCUMULATOR_FIELDS})
     res = k.settle(batch.arrays, params, acc, detail=True)
     added = _contributions(batch, res)
     running = {int(s): dict(before.get((batch.people[int(p)], int(y))) or {})

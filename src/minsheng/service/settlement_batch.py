@@ -27,20 +27,26 @@ import datetime as dt
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
 from minsheng.core.errors import Conflict, InputError, MinshengError
 from minsheng.core.money import format_fen
 from minsheng.service import kernel
-from minsheng.service.audit import canonical_json, now
+from minsheng.service.audit import now
 from minsheng.service.auth import SETTLE, Principal, Unauthorized
+from minsheng.service.batch_repository import (
+    BatchRepository,
+    StoredSettlement,
+    TokenRow,
+    canonical_json,
+)
 from minsheng.service.casework.settlement_hooks import CareRequest
-from minsheng.service.models import ApiToken, Person, Settlement
-from minsheng.service.persons import categories_on
+from minsheng.service.models import Person as PersonModel
 from minsheng.service.trace_store import store_for
 from minsheng.service.unit_of_work import UnitOfWork
+from minsheng.settle.parse import Person
 
 REQUEUE = object()
 """The outcome of a request whose fate hangs on a claim refused late in the batch: it is
@@ -74,16 +80,16 @@ class SettleRequest:
 Outcome = SettleReply | BaseException | object
 
 
-def _principal(req: SettleRequest, tokens: dict[str, ApiToken]) -> Principal:
+def _principal(req: SettleRequest, tokens: dict[str, TokenRow]) -> Principal:
     if req.principal is not None:
         return req.principal
     token = tokens.get(req.secret_hash or "")
-    if token is None or token.revoked_at is not None:
+    if token is None or token.revoked:
         raise Unauthorized("访问令牌无效或已撤销", "unknown or revoked token")
     return Principal(token.id, token.role, token.region, token.psn_no)
 
 
-def replay(existing: Settlement, digest: str, principal: Principal) -> SettleReply:
+def replay(existing: StoredSettlement, digest: str, principal: Principal) -> SettleReply:
     """The first reply of a ``setl_id`` already settled, or 409 for a different claim."""
     principal.require_person(SETTLE, existing.region, existing.psn_no)
     if existing.request_hash != digest:
@@ -109,8 +115,8 @@ def settle_batch(uow: UnitOfWork, requests: Sequence[SettleRequest]) -> list[Out
     n = len(requests)
     outcomes: list[Outcome | None] = [None] * n
     principals: list[Principal | None] = [None] * n
-    hashes = {r.secret_hash for r in requests if r.principal is None and r.secret_hash}
-    tokens = uow.tokens.by_hashes(hashes)
+    db = BatchRepository(uow)
+    tokens = db.tokens({r.secret_hash for r in requests if r.principal is None and r.secret_hash})
     for i, req in enumerate(requests):
         try:
             who = _principal(req, tokens)
@@ -122,11 +128,11 @@ def settle_batch(uow: UnitOfWork, requests: Sequence[SettleRequest]) -> list[Out
             outcomes[i] = exc
     live = [i for i in range(n) if outcomes[i] is None]
     claims = {i: _claim(requests[i]) for i in live}
-    persons = uow.persons.lock_many({c.psn_no for c in claims.values()})
-    existing = uow.settlements.get_many({c.setl_id for c in claims.values()})
+    persons = db.lock_persons({c.psn_no for c in claims.values()})
+    existing = db.settlements({c.setl_id for c in claims.values()})
     years = {(c.psn_no, c.setl_time.year) for c in claims.values() if c.psn_no in persons}
-    used = uow.settlements.insutypes_used(years)
-    before = uow.accumulators.get_many(years)
+    used = db.insutypes_used(years)
+    before = db.accumulators(years)
 
     accepted: list[_Accepted] = []
     leaders: dict[str, _Accepted] = {}
@@ -155,8 +161,9 @@ def settle_batch(uow: UnitOfWork, requests: Sequence[SettleRequest]) -> list[Out
                                f"一年内险种不变（现登记为 {person.insutype}）",
                                f"person {person.psn_no} was settled as {insutype} in {year}",
                                psn_no=person.psn_no)
-            categories = categories_on(person, claim.setl_time.date())
-            routed = req.care.route(uow, person, claim)  # refuses, or settles as 14 / 21
+            categories = person.categories_on(claim.setl_time.date())
+            # the casework hooks read the person's psn_no, insutype and region only
+            routed = req.care.route(uow, cast(PersonModel, person), claim)  # refuses, or 14 / 21
             prepared = kernel.prepare(routed, person.insutype, person.region, categories)
         except MinshengError as exc:
             outcomes[i] = exc
@@ -167,7 +174,7 @@ def settle_batch(uow: UnitOfWork, requests: Sequence[SettleRequest]) -> list[Out
 
     results = _settle(accepted, before, outcomes)
     settled = [(item, results[item.index]) for item in accepted if item.index in results]
-    for item, body in _write(uow, settled, before):
+    for item, body in _write(uow, db, settled, before):
         outcomes[item.index] = SettleReply(body, False, item.prepared.claim.setl_id)
     for i, leader in followers:
         first = outcomes[leader.index]
@@ -226,7 +233,7 @@ def _settle_one_by_one(accepted: list[_Accepted], before: dict[tuple[str, int], 
     return results
 
 
-def _write(uow: UnitOfWork, settled: list[tuple[_Accepted, kernel.Result]],
+def _write(uow: UnitOfWork, db: BatchRepository, settled: list[tuple[_Accepted, kernel.Result]],
            before: dict[tuple[str, int], dict[str, int]]) -> list[tuple[_Accepted, bytes]]:
     """The settlement rows, the accumulators and the audit entries, in settlement order;
     returns each claim's reply."""
@@ -235,7 +242,7 @@ def _write(uow: UnitOfWork, settled: list[tuple[_Accepted, kernel.Result]],
                                    pair[0].prepared.claim.setl_id))
     rows: list[dict[str, Any]] = []
     replies: list[tuple[_Accepted, bytes]] = []
-    entries: list[tuple[str, str, str, str, str]] = []
+    entries: list[tuple[str, str, str, str, dict[str, Any]]] = []
     after: dict[tuple[str, int], dict[str, int]] = {}
     store = store_for(uow)
     for item, result in settled:
@@ -248,14 +255,13 @@ def _write(uow: UnitOfWork, settled: list[tuple[_Accepted, kernel.Result]],
         claim = item.prepared.claim
         after[(claim.psn_no, claim.setl_time.year)] = result.accumulators
         entries.append((item.principal.actor, "settlement.created", "settlement", claim.setl_id,
-                        canonical_json({"psn_no": claim.psn_no,
-                                        "setl_time": claim.setl_time.isoformat(),
-                                        "request_hash": item.digest,
-                                        **{k: format_fen(v) for k, v in result.amounts.items()}})))
-    uow.settlements.insert_many(rows)
-    uow.accumulators.set_many((p, y, values, before.get((p, y), {}))
-                              for (p, y), values in after.items())
-    uow.audit.append_many(entries)
+                        {"psn_no": claim.psn_no, "setl_time": claim.setl_time.isoformat(),
+                         "request_hash": item.digest,
+                         **{k: format_fen(v) for k, v in result.amounts.items()}}))
+    db.insert_settlements(rows)
+    db.write_accumulators((p, y, values, before.get((p, y), {}))
+                          for (p, y), values in after.items())
+    db.append_audit(entries)
     return replies
 
 
@@ -275,5 +281,4 @@ def _row(item: _Accepted, result: kernel.Result, body: bytes, trace: str, stamp:
         "trace": trace,
         "contributions": canonical_json(result.contributions), "status": "settled",
         "settled_at": stamp, "settled_by": item.principal.actor,
-        "reversed_at": None, "reversed_by": None, "reversal_reason": None,
     }

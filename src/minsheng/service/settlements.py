@@ -38,6 +38,7 @@ from minsheng.service.auth import (
     SETTLEMENT_READ,
     Principal,
 )
+from minsheng.service.batch_repository import canonical_json as fast_canonical_json
 from minsheng.service.casework import settlement_hooks
 from minsheng.service.models import Settlement
 from minsheng.service.persons import parse_psn_no
@@ -53,7 +54,8 @@ STATUS_LABELS = {"settled": "已结算", "reversed": "已撤销"}
 
 
 def request_hash(claim: kernel.Claim) -> str:
-    return hashlib.sha256(canonical_json(kernel.canonical(claim)).encode()).hexdigest()
+    """The idempotency hash: sha256 of the claim's canonical JSON (as :func:`canonical_json`)."""
+    return hashlib.sha256(fast_canonical_json(kernel.canonical(claim)).encode()).hexdigest()
 
 
 def parse_request(raw: Any, *, principal: Principal | None = None,

@@ -46,16 +46,18 @@ class UnitOfWork:
     casework: CaseworkRepository  # issue 5: filings, transfers, recognitions, assistance
     traces: TraceRepository
 
-    def __init__(self, database: Database, *, write: bool = False) -> None:
+    def __init__(self, database: Database, *, write: bool = False, pinned: bool = False
+                 ) -> None:
         self.database = database
-        self.write = write
+        self.write = write or pinned
+        self.pinned = pinned  # the settlement writer's own connection (Database.session)
         self.dialect = database.dialect
 
     def __enter__(self) -> UnitOfWork:
         self._queued = self.write and self.database.is_sqlite
         if self._queued:  # writers of this process queue here instead of polling SQLite
             self.database.write_lock.acquire()
-        self.session = self.database.session(write=self.write)
+        self.session = self.database.session(write=self.write, pinned=self.pinned)
         self.persons = PersonRepository(self.session)
         self.settlements = SettlementRepository(self.session)
         self.accumulators = AccumulatorRepository(self.session)

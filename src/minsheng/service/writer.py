@@ -10,9 +10,10 @@ in the audit chain. There is no waiting to fill a batch: a lone claim is settled
 
 Several processes (``minsheng serve --workers N``) each have their own writer; the database
 locks serialise them (the persons' rows, locked in ``psn_no`` order, and the audit head).
-A ``setl_id`` taken by another process meanwhile, or a deadlock the database broke, rolls the
-batch back and settles it again (the claim taken meanwhile is then answered as a replay or
-409).
+A ``setl_id`` taken by another process meanwhile, a deadlock the database broke or a lost
+connection rolls the batch back and settles it again (a claim taken meanwhile is then
+answered as a replay or 409). The writer works on a connection of its own (no pool checkout
+and no liveness ping per batch).
 """
 
 from __future__ import annotations
@@ -83,6 +84,22 @@ class SettlementWriter:
         if threading.current_thread() is not self._thread:
             self._thread.join(timeout=30)
 
+    def _retryable(self, exc: BaseException) -> bool:
+        """A ``setl_id`` settled meanwhile by another process (read it again), or a deadlock
+        or serialization failure the database broke: the batch is settled again."""
+        if isinstance(exc, DuplicateKey | IntegrityError):
+            return True
+        if isinstance(exc, DBAPIError):
+            exc = exc.orig or exc
+        dbapi = self.database.engine.dialect.dbapi
+        if dbapi is not None and isinstance(exc, dbapi.IntegrityError):
+            return True
+        if getattr(exc, "sqlstate", None) in _RETRY_STATES:
+            return True
+        # PostgreSQL: a connection lost (server restarted): again on a new connection
+        return (not self.database.is_sqlite and dbapi is not None
+                and isinstance(exc, dbapi.OperationalError))
+
     def _take(self) -> list[SettleRequest] | None:
         with self._ready:
             while not self._queue and not self._stopping:
@@ -109,7 +126,7 @@ class SettlementWriter:
         outcomes = None
         for _ in range(ATTEMPTS):
             try:
-                with UnitOfWork(self.database, write=True) as uow:
+                with UnitOfWork(self.database, write=True, pinned=True) as uow:
                     traces = store_for(uow)
                     try:
                         outcomes = settle_batch(uow, batch)
@@ -119,10 +136,8 @@ class SettlementWriter:
                         raise
                     traces.committed()
                 break
-            except (DuplicateKey, IntegrityError):
-                continue  # a setl_id settled meanwhile by another process: read it again
-            except DBAPIError as exc:
-                if getattr(exc.orig, "sqlstate", None) not in _RETRY_STATES:
+            except Exception as exc:
+                if not self._retryable(exc):
                     raise
         if outcomes is None:
             conflict = Conflict("结算冲突，请重试", "conflicting settlement, retry")

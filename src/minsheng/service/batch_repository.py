@@ -1,0 +1,260 @@
+"""The settlement writer's statements: a batch's reads and writes, a handful of statements each.
+
+The settlement writer runs these for every batch, so they go straight to the driver (psycopg
+or sqlite3) on the unit of work's own connection and transaction — no ORM objects, no
+statement compilation — with one statement text whatever the batch's size (``= ANY(array)``
+on PostgreSQL, ``IN (SELECT value FROM json_each(?))`` on SQLite), so that the server plans
+each once. Values are written exactly as the ORM writes them (SQLite date-times with
+microseconds), so the rest of the service reads these rows like any other.
+
+Locks (PostgreSQL): the persons of a batch are locked ``FOR UPDATE`` in ``psn_no`` order, so
+that writers locking several persons never wait on each other in a cycle; the audit head is
+locked last, just before the entries are appended, and held until commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from minsheng.service.audit import chain_hash, now
+from minsheng.service.unit_of_work import UnitOfWork
+from minsheng.settle.parse import Holding, Person
+
+SETTLEMENT_COLUMNS = (
+    "setl_id", "psn_no", "setl_time", "year", "insutype", "region", "categories", "med_type",
+    "hosp_lv", "in_province", "medfee_sumamt", "fulamt_ownpay_amt", "preselfpay_amt",
+    "overlmt_selfpay", "inscp_scp_amt", "hifp_pay", "hifmi_pay", "maf_pay", "fund_pay_sumamt",
+    "psn_part_amt", "act_pay_dedc", "request_hash", "reply", "trace", "contributions", "status",
+    "settled_at", "settled_by")
+_DATETIMES = ("setl_time", "settled_at")
+AUDIT_COLUMNS = ("seq", "at", "actor", "action", "entity_type", "entity_id", "payload",
+                 "prev_hash", "hash")
+
+
+def canonical_json(value: Any) -> str:
+    """:func:`minsheng.service.audit.canonical_json` — sorted keys, no spaces, UTF-8 — for
+    texts, integers, booleans, lists and objects with text keys, where orjson writes the very
+    same characters (a test compares them), several times faster."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode("utf-8")
+
+
+@dataclass(frozen=True)
+class TokenRow:
+    id: str
+    role: str
+    region: str | None
+    psn_no: str | None
+    revoked: bool
+
+
+@dataclass(frozen=True)
+class StoredSettlement:
+    """What a replay needs of a settlement already stored."""
+
+    setl_id: str
+    psn_no: str
+    region: str
+    request_hash: str
+    reply: str
+
+
+class BatchRepository:
+    """The statements of one batch, inside the unit of work ``uow`` (which commits)."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        connection = uow.session.connection()  # begins the transaction (IMMEDIATE on SQLite)
+        self.pg = uow.dialect == "postgresql"
+        self._cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+
+    # -- helpers --------------------------------------------------------------------------
+    def _sql(self, text: str) -> str:
+        return text.replace("?", "%s") if self.pg else text
+
+    def _among(self, column: str, kind: str = "varchar") -> str:
+        """``column`` is one of the values of a list parameter (see :meth:`_list`)."""
+        if self.pg:
+            return f"{column} = ANY(CAST(? AS {kind}[]))"
+        return f"{column} IN (SELECT value FROM json_each(?))"
+
+    def _list(self, values: Iterable[Any], kind: str = "varchar") -> str:
+        """A list as one text parameter: an array literal (PostgreSQL) or a JSON array."""
+        return _array(values, kind) if self.pg else orjson.dumps(list(values)).decode("utf-8")
+
+    def _rows(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        self._cursor.execute(self._sql(sql), params)
+        return list(self._cursor.fetchall())
+
+    def _time(self, value: dt.datetime) -> Any:
+        return value if self.pg else value.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+    def _date(self, value: Any) -> dt.date | None:
+        if value is None or isinstance(value, dt.date):
+            return value
+        return dt.date.fromisoformat(str(value))
+
+    # -- reads ----------------------------------------------------------------------------
+    def tokens(self, hashes: Collection[str]) -> dict[str, TokenRow]:
+        if not hashes:
+            return {}
+        rows = self._rows("SELECT secret_hash, id, role, region, psn_no, revoked_at FROM api_token "
+                          f"WHERE {self._among('secret_hash')}", [self._list(hashes)])
+        return {h: TokenRow(i, role, region, psn, revoked is not None)
+                for h, i, role, region, psn, revoked in rows}
+
+    def lock_persons(self, psn_nos: Collection[str]) -> dict[str, Person]:
+        """The persons with their categories (in the order registered), rows locked."""
+        if not psn_nos:
+            return {}
+        lock = " FOR UPDATE OF p" if self.pg else ""
+        rows = self._rows(
+            "SELECT p.psn_no, p.insutype, p.region, c.category, c.valid_from, c.valid_to "
+            "FROM person p LEFT JOIN person_category c ON c.psn_no = p.psn_no "
+            f"WHERE {self._among('p.psn_no')} ORDER BY p.psn_no, c.id{lock}",
+            [self._list(sorted(psn_nos))])
+        found: dict[str, tuple[str, str, list[Holding]]] = {}
+        for psn_no, insutype, region, category, start, end in rows:
+            _, _, held = found.setdefault(psn_no, (insutype, region, []))
+            if category is not None:
+                held.append(Holding(category, self._date(start), self._date(end)))
+        return {p: Person(p, t, r, tuple(h)) for p, (t, r, h) in found.items()}
+
+    def settlements(self, setl_ids: Collection[str]) -> dict[str, StoredSettlement]:
+        if not setl_ids:
+            return {}
+        rows = self._rows("SELECT setl_id, psn_no, region, request_hash, reply FROM settlement "
+                          f"WHERE {self._among('setl_id')}", [self._list(setl_ids)])
+        return {r[0]: StoredSettlement(*r) for r in rows}
+
+    def insutypes_used(self, pairs: Collection[tuple[str, int]]) -> dict[tuple[str, int], str]:
+        """Per (psn_no, year): the insurance type of its unreversed settlements, if any."""
+        if not pairs:
+            return {}
+        ordered = sorted(pairs)
+        first = ("SELECT s.insutype FROM settlement s WHERE s.psn_no = v.psn_no "
+                 "AND s.year = v.year AND s.status = 'settled' LIMIT 1")  # one index probe
+        if self.pg:
+            pairs_sql = ("unnest(CAST(? AS varchar[]), CAST(? AS integer[])) "
+                         "AS v(psn_no, year)")
+        else:
+            pairs_sql = ("(SELECT a.value AS psn_no, b.value AS year FROM json_each(?) a "
+                         "JOIN json_each(?) b ON a.key = b.key) AS v")
+        rows = self._rows(f"SELECT v.psn_no, v.year, ({first}) FROM {pairs_sql}",
+                          [self._list(p for p, _ in ordered),
+                           self._list((y for _, y in ordered), "integer")])
+        return {(p, int(y)): t for p, y, t in rows if t is not None}
+
+    def accumulators(self, pairs: Collection[tuple[str, int]]
+                     ) -> dict[tuple[str, int], dict[str, int]]:
+        found: dict[tuple[str, int], dict[str, int]] = {}
+        if not pairs:
+            return found
+        rows = self._rows(
+            "SELECT psn_no, year, field, value FROM accumulator "
+            f"WHERE {self._among('psn_no')} AND {self._among('year', 'integer')}",
+            [self._list({p for p, _ in pairs}), self._list({y for _, y in pairs}, "integer")])
+        wanted = set(pairs)
+        for p, y, f, v in rows:
+            if (p, y) in wanted:
+                found.setdefault((p, y), {})[f] = int(v)
+        return found
+
+    # -- writes ---------------------------------------------------------------------------
+    def insert_settlements(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """One statement for all; a ``setl_id`` taken meanwhile raises the driver's
+        IntegrityError (the writer then settles the batch again)."""
+        if not rows:
+            return
+        marks = ", ".join("?" for _ in SETTLEMENT_COLUMNS)
+        values = [[self._time(r[c]) if c in _DATETIMES else r[c] for c in SETTLEMENT_COLUMNS]
+                  for r in rows]
+        self._cursor.executemany(self._sql(
+            f"INSERT INTO settlement ({', '.join(SETTLEMENT_COLUMNS)}) VALUES ({marks})"), values)
+
+    def write_accumulators(self, changes: Iterable[tuple[str, int, Mapping[str, int],
+                                                         Mapping[str, int]]]) -> None:
+        """New totals ``(psn_no, year, after, current)``: columns of ``current`` (read under the
+        person's lock) are updated where they changed, new ones inserted."""
+        updates: list[tuple[str, int, str, int]] = []
+        inserts: list[tuple[str, int, str, int]] = []
+        for psn_no, year, after, current in changes:
+            for f, v in after.items():
+                if f in current:
+                    if v != current[f]:
+                        updates.append((psn_no, year, f, v))
+                elif v:
+                    inserts.append((psn_no, year, f, v))
+        if self.pg:  # one statement over four arrays each
+            if updates:
+                self._cursor.execute(
+                    "UPDATE accumulator AS a SET value = v.value FROM unnest("
+                    "%s::varchar[], %s::integer[], %s::varchar[], %s::bigint[]) "
+                    "AS v(psn_no, year, field, value) "
+                    "WHERE a.psn_no = v.psn_no AND a.year = v.year AND a.field = v.field",
+                    _columns(updates))
+            if inserts:
+                self._cursor.execute(
+                    "INSERT INTO accumulator (psn_no, year, field, value) SELECT * FROM unnest("
+                    "%s::varchar[], %s::integer[], %s::varchar[], %s::bigint[])",
+                    _columns(inserts))
+            return
+        if updates:
+            self._cursor.executemany(
+                "UPDATE accumulator SET value = ? WHERE psn_no = ? AND year = ? AND field = ?",
+                [(v, p, y, f) for p, y, f, v in updates])
+        if inserts:
+            self._cursor.executemany(
+                "INSERT INTO accumulator (psn_no, year, field, value) VALUES (?, ?, ?, ?)",
+                inserts)
+
+    def append_audit(self, entries: Sequence[tuple[str, str, str, str, dict[str, Any]]]
+                     ) -> list[int]:
+        """Append ``(actor, action, entity_type, entity_id, payload)`` entries in this order,
+        each chained to the one before exactly as :mod:`minsheng.service.audit` chains and
+        verifies them; returns their numbers."""
+        if not entries:
+            return []
+        lock = " FOR UPDATE" if self.pg else ""
+        [(seq, prev)] = self._rows(f"SELECT seq, hash FROM audit_head WHERE id = 1{lock}", [])
+        seq = int(seq)
+        rows = []
+        for actor, action, entity_type, entity_id, payload in entries:
+            seq += 1
+            at = now().isoformat(timespec="microseconds")
+            document = canonical_json({"at": at, "actor": actor, "action": action,
+                                       "entity_type": entity_type, "entity_id": entity_id,
+                                       "payload": payload})  # audit.entry_document
+            digest = chain_hash(prev, document)
+            rows.append((seq, at, actor, action, entity_type, entity_id, canonical_json(payload),
+                         prev, digest))
+            prev = digest
+        marks = ", ".join("?" for _ in AUDIT_COLUMNS)
+        self._cursor.executemany(self._sql(
+            f"INSERT INTO audit_entry ({', '.join(AUDIT_COLUMNS)}) VALUES ({marks})"), rows)
+        self._cursor.execute(self._sql("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1"),
+                             [seq, prev])
+        return [r[0] for r in rows]
+
+
+def _array(values: Iterable[Any], kind: str = "varchar") -> str:
+    """A PostgreSQL array literal of texts (``{"a","b"}``) or of integers (``{1,2}``, ``kind``
+    ``integer`` or ``bigint``): one text parameter, much cheaper for the driver than a list."""
+    if kind != "varchar":
+        return "{" + ",".join(str(int(v)) for v in values) + "}"
+    texts = [str(v) for v in values]
+    if not texts:
+        return "{}"
+    joined = '","'.join(texts)
+    if "\\" in joined or '"' in "".join(texts):
+        joined = '","'.join(t.replace("\\", "\\\\").replace('"', '\\"') for t in texts)
+    return '{"' + joined + '"}'
+
+
+def _columns(rows: Sequence[tuple[str, int, str, int]]) -> list[str]:
+    """Accumulator rows ``(psn_no, year, field, value)`` as four array literals."""
+    psn_no, year, name, value = zip(*rows, strict=True)
+    return [_array(psn_no), _array(year, "integer"), _array(name), _array(value, "bigint")]
