@@ -16,8 +16,11 @@ from pathlib import Path
 from minsheng.batch.local import settle_file
 claims, persons, out, chunk = sys.argv[1:5]
 summary = settle_file(Path(claims), Path(persons), Path(out), chunk_rows=int(chunk), workers=1)
-print(json.dumps({"chunks": summary.chunks, "rows": summary.rows,
-                  "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+# VmHWM: this process's own peak (ru_maxrss may carry the parent's peak over fork and exec)
+status = Path("/proc/self/status").read_text() if Path("/proc/self/status").exists() else ""
+hwm = [int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")]
+peak_kib = hwm[0] if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"chunks": summary.chunks, "rows": summary.rows, "peak_mib": peak_kib / 1024}))
 """
 
 

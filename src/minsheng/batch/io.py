@@ -163,8 +163,10 @@ def _iter_frames(path: Path, table: str, columns: tuple[str, ...],
         for p in _parquet_files(path):
             pf = pq.ParquetFile(p)
             _check_columns(table, pf.schema_arrow.names, columns)
-            for batch in pf.iter_batches(batch_size=batch_rows, columns=list(columns)):
-                yield _frame(pa.Table.from_batches([batch]))
+            rows = pf.metadata.num_rows
+            scan = pl.scan_parquet(p).select(columns)  # Polars decodes only the row groups
+            for start in range(0, rows, max(1, batch_rows)):  # a slice touches, in parallel
+                yield scan.slice(start, batch_rows).collect()
         return
     header = _csv_header(path)
     _check_columns(table, header, columns)
@@ -258,9 +260,12 @@ def money(name: str, dtype: pl.DataType) -> tuple[pl.Expr, list[Check]]:
                       "at most two decimals"),
                      (fen > MAX_FEN, "金额过大", "amount too large")]
     if isinstance(dtype, pl.Decimal) and (dtype.scale or 0) <= 2:
-        fen = (col * 100).cast(pl.Int64, strict=False)
+        # the unscaled integer is the amount in 10^-scale yuan: fen by integer arithmetic
+        unscaled = col.to_physical()
+        small = unscaled.cast(pl.Int64, strict=False)
+        fen = pl.when(small.abs() <= MAX_FEN).then(small * 10 ** (2 - (dtype.scale or 0)))
         return fen, [(missing, "缺少金额", "missing"),
-                     (col < 0, "金额不能为负", "must not be negative"),
+                     (unscaled < 0, "金额不能为负", "must not be negative"),
                      (fen.is_null() | (fen > MAX_FEN), "金额过大", "amount too large")]
     text = _text(name, dtype).str.replace_all(",", "", literal=True)
     shape = text.str.contains(r"^-?(\d+\.?\d*|\.\d+)$")
@@ -317,6 +322,10 @@ def _boolean(name: str, dtype: pl.DataType) -> tuple[pl.Expr, list[Check]]:
 
 # -- persons ------------------------------------------------------------------------------
 
+PSN_SEED = 17
+"""Seed of the 64-bit hashes that find a claim's person (:meth:`Persons.lookup`)."""
+
+
 @dataclass
 class Persons:
     """The persons file, validated: one row per person, by index ``pidx``."""
@@ -326,6 +335,8 @@ class Persons:
     resident: npt.NDArray[np.bool_]
     categories: npt.NDArray[np.uint16]
     index: pl.DataFrame = field(repr=False)
+    _by_hash: HashIndex | None = field(default=None, init=False, repr=False, compare=False)
+    _key: I64 | None = field(default=None, init=False, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.region)
@@ -343,6 +354,91 @@ class Persons:
     def frame(self) -> pl.DataFrame:
         return pl.DataFrame({"psn_no": self.psn_no, "region": self.region,
                              "resident": self.resident, "categories": self.categories})
+
+    def parameter_key(self) -> I64:
+        """Region, resident and categories of each person packed in one integer (≥ 0)."""
+        if self._key is None:
+            self._key = (np.maximum(self.region, 0) << 17) \
+                | (self.resident.astype(np.int64) << 16) | self.categories.astype(np.int64)
+        return self._key
+
+    def lookup(self, psn_no: pl.Series) -> I64:
+        """The index of each ``psn_no`` in the persons file, −1 where it is not there.
+
+        Exact: the person is found by a 64-bit hash of the text and the texts are then
+        compared, so a hash collision never finds the wrong person."""
+        if self._by_hash is None:
+            self._by_hash = HashIndex(self.psn_no.hash(seed=PSN_SEED).to_numpy())
+        if not self._by_hash.distinct:  # two persons' texts share a hash: join the texts
+            joined = pl.DataFrame({"psn_no": psn_no}).join(
+                self.index, on="psn_no", how="left", maintain_order="left")["pidx"]
+            return joined.fill_null(-1).to_numpy().astype(np.int64)
+        found = self._by_hash.find(psn_no.hash(seed=PSN_SEED).to_numpy())
+        rows = np.flatnonzero(found >= 0)
+        if len(rows) == len(found):
+            same = self.psn_no.gather(found) == psn_no
+        else:
+            same = self.psn_no.gather(found[rows]) == psn_no.gather(rows)
+        wrong = ~same.fill_null(False).to_numpy()
+        if wrong.any():
+            found[rows[wrong]] = -1
+        return found
+
+
+class HashIndex:
+    """Positions of 64-bit keys, found by sorting (the sort packs each key's position into
+    its low bits, so that one fast value sort gives the order too). ``distinct`` tells
+    whether no key repeats."""
+
+    def __init__(self, keys: npt.NDArray[np.uint64]) -> None:
+        n = len(keys)
+        self.bits = _position_bits(n)
+        low = np.uint64((1 << self.bits) - 1)
+        packed = np.sort((keys & ~low) | np.arange(n, dtype=np.uint64))
+        self.high = packed & ~low
+        self.position = (packed & low).astype(np.int64)
+        self.keys = keys[self.position]
+        ordered = np.sort(keys)
+        self.distinct = not bool((ordered[1:] == ordered[:-1]).any())
+
+    def find(self, queries: npt.NDArray[np.uint64]) -> I64:
+        """The position of each query among the keys (the first if repeated), −1 if absent."""
+        out = np.full(len(queries), -1, np.int64)
+        n = len(self.keys)
+        if not n or not len(queries):
+            return out
+        low = np.uint64((1 << self.bits) - 1)
+        order = _sorted_positions(queries)  # queries in key order: the search walks forward
+        q = queries[order]
+        high = q & ~low
+        at = np.searchsorted(self.high, high)
+        np.minimum(at, n - 1, out=at)
+        hit = self.keys[at] == q
+        out[order[hit]] = self.position[at[hit]]
+        # another key with the same high bits may follow: look further (rarely needed)
+        todo = np.flatnonzero(~hit & (self.high[at] == high))
+        while len(todo):
+            at_next = at[todo] + 1
+            todo = todo[at_next < n]
+            at_next = at_next[at_next < n]
+            same_high = self.high[at_next] == high[todo]
+            hit = same_high & (self.keys[at_next] == q[todo])
+            out[order[todo[hit]]] = self.position[at_next[hit]]
+            at[todo] = at_next
+            todo = todo[same_high & ~hit]
+        return out
+
+
+def _position_bits(n: int) -> int:
+    return max(1, (max(n, 1) - 1).bit_length())
+
+
+def _sorted_positions(keys: npt.NDArray[np.uint64]) -> npt.NDArray[np.intp]:
+    """A permutation putting ``keys`` in order of their high bits (a fast value sort)."""
+    bits = _position_bits(len(keys))
+    low = np.uint64((1 << bits) - 1)
+    packed = np.sort((keys & ~low) | np.arange(len(keys), dtype=np.uint64))
+    return (packed & low).astype(np.intp)
 
 
 def _category_masks(values: list[str | None]) -> dict[str | None, tuple[int, str | None]]:
@@ -370,7 +466,7 @@ def load_persons(path: Path) -> Persons:
     insutype = _text("insutype", schema["insutype"])
     region = _text("region", schema["region"])
     cats = pl.col("categories").cast(pl.String, strict=False).fill_null("")
-    known = [int(c) for c in all_regions()]
+    known = sorted({f"{int(c):06d}" for c in all_regions()})  # as texts: one lookup per row
     masks = _category_masks(df.select(cats.unique())["categories"].to_list())
     mask_df = pl.DataFrame({"categories": list(masks), "mask": [m for m, _ in masks.values()],
                             "bad_category": [p for _, p in masks.values()]},
@@ -378,27 +474,33 @@ def load_persons(path: Path) -> Persons:
                                    "bad_category": pl.String})
     work = df.with_columns(cats).join(mask_df, on="categories", how="left",
                                       maintain_order="left")
+    texts = work.select(psn.alias("psn_no"))["psn_no"]
+    ordered = np.sort(texts.hash(seed=PSN_SEED).to_numpy())
+    # no two hashes alike: no two texts alike (else the texts are compared)
+    repeated = ~psn.is_first_distinct() if bool((ordered[1:] == ordered[:-1]).any()) \
+        else pl.lit(False)
     checks: list[tuple[str, list[Check]]] = [
         ("psn_no", [(psn.is_null() | ~psn.str.contains(_PSN_NO),
                      "个人编号应为1至32位字母、数字、下划线、点或连字符",
                      "psn_no: 1-32 letters, digits, '_', '.' or '-'"),
-                    (~psn.is_first_distinct(), "个人编号重复（与前面某行相同）", "duplicate psn_no")]),
+                    (repeated, "个人编号重复（与前面某行相同）", "duplicate psn_no")]),
         ("insutype", [(~insutype.is_in(["390", "310"]).fill_null(False),
                        "险种类型应为 390（城乡居民）或 310（职工）",
                        "insutype must be 390 (resident) or 310 (employee)")]),
-        ("region", [(~region.str.contains(r"^\d{6}$").fill_null(False)
-                     | ~region.cast(pl.Int64, strict=False).is_in(known).fill_null(False),
+        ("region", [(~region.is_in(known).fill_null(False),
                      "未知的地区代码（GB/T 2260 六位代码）", "unknown region code")]),
         ("categories", [(pl.col("bad_category").is_not_null(),
                          "未知的救助对象类别（用“|”分隔类别键或中文名）", "unknown category")]),
     ]
-    bad, count = _collect(work, "persons", 1, checks,
-                          {"categories": pl.col("bad_category")})
-    if count:
+    flags = [expr.fill_null(False) for _, items in checks for expr, _, _ in items]
+    out = work.select(psn.alias("psn_no"), region.cast(pl.Int64, strict=False).alias("region"),
+                      (insutype == "390").alias("resident"), pl.col("mask").alias("categories"),
+                      pl.any_horizontal(flags).alias("__bad"))
+    if out["__bad"].any():
+        bad, count = _collect(work, "persons", 1, checks,
+                              {"categories": pl.col("bad_category")})
         raise BadRows(bad, count)
-    out = work.select(psn.alias("psn_no"), region.cast(pl.Int64).alias("region"),
-                      (insutype == "390").alias("resident"), pl.col("mask").alias("categories"))
-    return Persons.from_frame(out)
+    return Persons.from_frame(out.drop("__bad"))
 
 
 def _collect(frame: pl.DataFrame, table: str, first_row: int,
@@ -469,7 +571,7 @@ def prepare_claims(df: pl.DataFrame, first_row: int, persons: Persons) -> Prepar
         ("setl_id", [(setl_id.is_null() | (setl_id == ""), "缺少结算流水号", "missing"),
                      (setl_id.str.len_chars() > 64, "结算流水号最长64个字符", "at most 64 characters")]),
         ("psn_no", [(psn.is_null() | (psn == ""), "缺少个人编号", "missing"),
-                    (pl.col("__pidx").is_null(), "未知参保人（不在人员文件中）",
+                    (pl.col("__pidx") < 0, "未知参保人（不在人员文件中）",
                      "unknown person (not in the persons file)")]),
         ("setl_time", t_checks), ("med_type", med_checks), ("hosp_lv", lv_checks),
         ("in_province", inp_checks),
@@ -477,36 +579,39 @@ def prepare_claims(df: pl.DataFrame, first_row: int, persons: Persons) -> Prepar
     for name in AMOUNTS:
         fen[name], money_checks = money(name, schema[name])
         checks.append((name, money_checks))
-    work = df.with_columns(psn.alias("__psn")).join(
-        persons.index.rename({"psn_no": "__psn", "pidx": "__pidx"}), on="__psn", how="left",
-        maintain_order="left")
-    amounts = work.select([fen[name].alias(name) for name in AMOUNTS])
-    extra = amounts["fulamt_ownpay_amt"] + amounts["preselfpay_amt"] + amounts["overlmt_selfpay"]
-    over = (extra > amounts["medfee_sumamt"]).to_numpy()
+    pidx = persons.lookup(df.select(psn.alias("psn_no"))["psn_no"])
+    work = df.with_columns(pl.Series("__pidx", pidx))
+    over = fen["fulamt_ownpay_amt"] + fen["preselfpay_amt"] + fen["overlmt_selfpay"] \
+        > fen["medfee_sumamt"]
     checks.append(("medfee_sumamt",
-                   [(pl.lit(pl.Series(over)), "全自费、先行自付与超限价自付之和超过医疗费总额",
+                   [(over, "全自费、先行自付与超限价自付之和超过医疗费总额",
                      "fulamt_ownpay_amt + preselfpay_amt + overlmt_selfpay exceeds medfee_sumamt")]))
     # the combined check goes last but is keyed by medfee_sumamt: merge both lists
     merged: dict[str, list[Check]] = {}
     for name, items in checks:
         merged.setdefault(name, []).extend(items)
-    bad, count = _collect(work, "claims", first_row, list(merged.items()))
     rows = np.arange(first_row, first_row + n, dtype=np.int64)
-    hashes = work.select(setl_id.hash(seed=7).alias("h"))["h"].to_numpy()
-    if count:
-        return PreparedBatch(pl.DataFrame(schema=pl.Schema(PREPARED_SCHEMA)), bad, count,
-                             hashes, rows)
+    # one pass computes every check, the hashes and the prepared columns; the bad rows are
+    # looked at one by one only when there are some
+    flags = [expr.fill_null(False) for _, items in merged.items() for expr, _, _ in items]
     frame = work.select(
         pl.Series("row", rows),
-        pl.col("__pidx").cast(pl.Int64).alias("pidx"),
+        pl.col("__pidx").alias("pidx"),
         t.cast(pl.Int64).alias("t"),
         setl_id.alias("setl_id"),
-        med.cast(pl.Int8).alias("med_type"),
-        lv.cast(pl.Int8).alias("hosp_lv"),
+        med.cast(pl.Int8, strict=False).alias("med_type"),  # (bad rows are not kept)
+        lv.cast(pl.Int8, strict=False).alias("hosp_lv"),
         inp.alias("in_province"),
         *[fen[name].cast(pl.Int64).alias(name) for name in AMOUNTS],
+        setl_id.hash(seed=7).alias("__hash"),
+        (pl.any_horizontal(flags) if flags else pl.lit(False)).alias("__bad"),
     )
-    return PreparedBatch(frame, [], 0, hashes, rows)
+    hashes = frame["__hash"].to_numpy()
+    if frame["__bad"].any():
+        bad, count = _collect(work, "claims", first_row, list(merged.items()))
+        return PreparedBatch(pl.DataFrame(schema=pl.Schema(PREPARED_SCHEMA)), bad, count,
+                             hashes, rows)
+    return PreparedBatch(frame.drop("__hash", "__bad"), [], 0, hashes, rows)
 
 
 def duplicate_setl_ids(path: Path, hashes: npt.NDArray[np.uint64], rows: I64) -> tuple[list[BadRow], int]:

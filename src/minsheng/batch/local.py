@@ -294,13 +294,27 @@ def ingest_parallel(claims_path: Path, persons: Persons, view: ParameterView, po
 
 
 def _parameter_keys(frame: pl.DataFrame, persons: Persons, breaks: I64) -> pl.DataFrame:
+    """The distinct (region, resident, categories, med_type, hosp_lv, period) of a batch,
+    each with the day of its first claim."""
     pidx = frame["pidx"].to_numpy()
     day = frame["t"].to_numpy() // SECONDS_PER_DAY
+    period = np.searchsorted(breaks, day, side="right")
+    med = frame["med_type"].to_numpy().astype(np.int64)
+    lv = frame["hosp_lv"].to_numpy().astype(np.int64)
+    person = persons.parameter_key()
+    if len(breaks) < 1 << 10 and len(pidx) and int(person.max()) < 1 << 45:
+        # the whole key in one integer: one distinct over one column
+        key = (person[pidx] << 17) | (med << 12) | (lv << 10) | period
+        first = pl.Series(key).is_first_distinct().to_numpy()
+        at = np.flatnonzero(first)
+        return pl.DataFrame({
+            "region": persons.region[pidx[at]], "resident": persons.resident[pidx[at]],
+            "categories": persons.categories[pidx[at]], "med_type": frame["med_type"].gather(at),
+            "hosp_lv": frame["hosp_lv"].gather(at), "period": period[at], "day": day[at]})
     keyed = pl.DataFrame({
         "region": persons.region[pidx], "resident": persons.resident[pidx],
         "categories": persons.categories[pidx], "med_type": frame["med_type"],
-        "hosp_lv": frame["hosp_lv"], "period": np.searchsorted(breaks, day, side="right"),
-        "day": day})
+        "hosp_lv": frame["hosp_lv"], "period": period, "day": day})
     return keyed.unique(subset=["region", "resident", "categories", "med_type", "hosp_lv",
                                 "period"], keep="first", maintain_order=True)
 
@@ -366,13 +380,46 @@ def settle_chunk(frame: pl.DataFrame, view: ParameterView, persons: Persons | No
 
 def settlement_sorted(frame: pl.DataFrame) -> pl.DataFrame:
     """Prepared rows in settlement order: by person, ``setl_time``, then ``setl_id`` as text."""
+    return frame[settlement_order(frame)]
+
+
+def settlement_order(frame: pl.DataFrame) -> npt.NDArray[np.intp]:
+    """The permutation putting prepared rows in settlement order (see :func:`settlement_sorted`).
+
+    Person and time are packed with the row's position into one 64-bit key when they fit
+    (one fast value sort), else sorted with ``lexsort``; rows alike in person and time are
+    then ordered by ``setl_id``."""
     pidx = frame["pidx"].to_numpy()
     t = frame["t"].to_numpy()
-    order = np.lexsort((t, pidx))
-    ps, ts = pidx[order], t[order]
-    if bool(((ps[1:] == ps[:-1]) & (ts[1:] == ts[:-1])).any()):
-        return frame.sort(["pidx", "t", "setl_id"])  # ties in time: settle_id decides
-    return frame[order]
+    n = len(pidx)
+    if n < 2:
+        return np.arange(n, dtype=np.intp)
+    p0, t0 = int(pidx.min()), int(t.min())
+    p_bits = (int(pidx.max()) - p0).bit_length()
+    t_bits = (int(t.max()) - t0).bit_length()
+    i_bits = (n - 1).bit_length()
+    if p_bits + t_bits + i_bits <= 64:
+        key = ((pidx - p0).astype(np.uint64) << np.uint64(t_bits + i_bits)) \
+            | ((t - t0).astype(np.uint64) << np.uint64(i_bits)) \
+            | np.arange(n, dtype=np.uint64)
+        key.sort()
+        order = (key & np.uint64((1 << i_bits) - 1)).astype(np.intp)
+        when = key >> np.uint64(i_bits)
+        tie = when[1:] == when[:-1]
+    else:
+        order = np.lexsort((t, pidx))
+        ps, ts = pidx[order], t[order]
+        tie = (ps[1:] == ps[:-1]) & (ts[1:] == ts[:-1])
+    if bool(tie.any()):  # the same person and second: setl_id decides
+        alike = np.zeros(n, np.bool_)
+        alike[1:] |= tie
+        alike[:-1] |= tie
+        at = np.flatnonzero(alike)
+        rows = order[at]
+        ties = pl.DataFrame({"pidx": pidx[rows], "t": t[rows], "o": rows,
+                             "setl_id": frame["setl_id"].gather(rows)})
+        order[at] = ties.sort(["pidx", "t", "setl_id"])["o"].to_numpy()
+    return order
 
 
 def claim_table(s: Settled, psn_no: pl.Series) -> pl.DataFrame:
@@ -503,10 +550,16 @@ def _worker_view(overrides_json: str) -> ParameterView:
 
 
 def _write_parquet(frame: pl.DataFrame, path: Path, meta: str) -> None:
+    """One part file, written under a temporary name and renamed when complete.
+
+    LZ4 pages without dictionaries or statistics: the money texts are nearly all distinct,
+    and dictionaries and statistics cost more to write than they save."""
     tmp = path.parent / WORK / f"{path.parent.name}-{path.name}.tmp"
     tmp.parent.mkdir(exist_ok=True)
-    frame.write_parquet(tmp, compression="lz4", row_group_size=1 << 20,
-                        metadata={META_KEY.decode(): meta})
+    table = frame.to_arrow()
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), META_KEY: meta})
+    pq.write_table(table, tmp, compression="lz4", row_group_size=1 << 20,
+                   use_dictionary=False, write_statistics=False)
     os.replace(tmp, path)
 
 
@@ -544,17 +597,29 @@ class _BucketSink:
         self.writers: dict[int, pa.ipc.RecordBatchFileWriter] = {}
 
     def __call__(self, frame: pl.DataFrame) -> None:
-        keyed = frame.with_columns(
-            (pl.col("pidx") * self.buckets // self.persons).alias("__bucket"))
-        for key, part in keyed.partition_by("__bucket", as_dict=True,
-                                            include_key=False).items():
-            b = int(key[0])
-            writer = self.writers.get(b)
-            if writer is None:
-                writer = pa.ipc.new_file(str(self.work / f"bucket-{b:05d}{self.suffix}.arrow"),
-                                         PREPARED_SCHEMA)
-                self.writers[b] = writer
-            writer.write_table(part.to_arrow().cast(PREPARED_SCHEMA))
+        if not frame.height:
+            return
+        bucket = frame["pidx"].to_numpy() * self.buckets // self.persons
+        first, last = int(bucket.min()), int(bucket.max())
+        if first == last:
+            self._write(first, frame.to_arrow().cast(PREPARED_SCHEMA))
+            return
+        order = np.argsort((bucket - first).astype(np.uint16 if last - first < 1 << 16
+                                                   else np.uint32), kind="stable")
+        table = frame[order].to_arrow().cast(PREPARED_SCHEMA)
+        bounds = np.searchsorted(bucket[order], np.arange(first, last + 2)).tolist()
+        for b in range(first, last + 1):
+            a, z = bounds[b - first], bounds[b - first + 1]
+            if z > a:
+                self._write(b, table.slice(a, z - a))
+
+    def _write(self, b: int, table: pa.Table) -> None:
+        writer = self.writers.get(b)
+        if writer is None:
+            writer = pa.ipc.new_file(str(self.work / f"bucket-{b:05d}{self.suffix}.arrow"),
+                                     PREPARED_SCHEMA)
+            self.writers[b] = writer
+        writer.write_table(table)
 
     def close(self) -> None:
         for w in self.writers.values():
