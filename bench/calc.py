@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+import _wrk
 from _load import load, request_bytes
 from _server import running_server
 from minsheng.core.calculation import run
@@ -41,12 +42,17 @@ def in_process(n: int) -> None:
                  us_per_calculation=round(us, 1))
 
 
-def over_http(base: str, concurrency: int, requests: int) -> None:
+def over_http(base: str, concurrency: int, requests: int, client: str) -> None:
     name, date, region, inputs = CASES[0]
     url = f"{base}/api/v1/calculations/{name}"
-    request = request_bytes("POST", url, {"date": date, "region": region, "inputs": inputs})
+    body = {"date": date, "region": region, "inputs": inputs}
+    request = request_bytes("POST", url, body)
     load(url, request, concurrency, 100)  # warm up
-    emit(bench="calc_http", calculation=name, **load(url, request, concurrency, requests))
+    if client == "wrk":
+        emit(bench="calc_http", calculation=name, **_wrk.load(url, body, concurrency))
+    else:
+        emit(bench="calc_http", calculation=name, client="python",
+             **load(url, request, concurrency, requests))
 
 
 def main() -> None:
@@ -54,11 +60,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20000)
     parser.add_argument("--requests", type=int, default=3200)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--client", choices=("auto", "wrk", "python"), default="auto",
+                        help="load generator: wrk when installed (auto), else asyncio")
     args = parser.parse_args()
+    client = args.client if args.client != "auto" else ("wrk" if _wrk.available() else "python")
     in_process(args.runs)
     with running_server("--workers", str(args.workers)) as base:
         for concurrency in (1, 16):
-            over_http(base, concurrency, args.requests)
+            over_http(base, concurrency, args.requests, client)
 
 
 if __name__ == "__main__":
