@@ -493,9 +493,10 @@ def load_persons(path: Path) -> Persons:
                          "未知的救助对象类别（用“|”分隔类别键或中文名）", "unknown category")]),
     ]
     flags = [expr.fill_null(False) for _, items in checks for expr, _, _ in items]
-    out = work.select(psn.alias("psn_no"), region.cast(pl.Int64, strict=False).alias("region"),
-                      (insutype == "390").alias("resident"), pl.col("mask").alias("categories"),
-                      pl.any_horizontal(flags).alias("__bad"))
+    out = work.lazy().select(
+        psn.alias("psn_no"), region.cast(pl.Int64, strict=False).alias("region"),
+        (insutype == "390").alias("resident"), pl.col("mask").alias("categories"),
+        pl.any_horizontal(flags).alias("__bad")).collect()
     if out["__bad"].any():
         bad, count = _collect(work, "persons", 1, checks,
                               {"categories": pl.col("bad_category")})
@@ -551,6 +552,18 @@ class PreparedBatch:
     rows: I64
 
 
+def _longer_than(df: pl.DataFrame, name: str, text: pl.Expr, limit: int) -> pl.Expr:
+    """``text`` longer than ``limit`` characters; counted only when some raw value is longer
+    than ``limit`` bytes (a character takes at least one byte)."""
+    raw = pl.col(name)
+    if df.schema[name] != pl.String:
+        raw = raw.cast(pl.String, strict=False)
+    longest = df.select(raw.str.len_bytes().max()).item()
+    if longest is None or longest <= limit:
+        return pl.lit(False)
+    return text.str.len_chars() > limit
+
+
 def prepare_claims(df: pl.DataFrame, first_row: int, persons: Persons) -> PreparedBatch:
     """Validate a batch of claims (rows ``first_row``…) and turn it into prepared rows.
 
@@ -568,9 +581,11 @@ def prepare_claims(df: pl.DataFrame, first_row: int, persons: Persons) -> Prepar
     inp, inp_checks = _boolean("in_province", schema["in_province"])
     fen = {}
     checks: list[tuple[str, list[Check]]] = [
-        ("setl_id", [(setl_id.is_null() | (setl_id == ""), "缺少结算流水号", "missing"),
-                     (setl_id.str.len_chars() > 64, "结算流水号最长64个字符", "at most 64 characters")]),
-        ("psn_no", [(psn.is_null() | (psn == ""), "缺少个人编号", "missing"),
+        ("setl_id", [(setl_id.is_null() | (setl_id.str.len_bytes() == 0), "缺少结算流水号",
+                      "missing"),
+                     (_longer_than(df, "setl_id", setl_id, 64), "结算流水号最长64个字符",
+                      "at most 64 characters")]),
+        ("psn_no", [(psn.is_null() | (psn.str.len_bytes() == 0), "缺少个人编号", "missing"),
                     (pl.col("__pidx") < 0, "未知参保人（不在人员文件中）",
                      "unknown person (not in the persons file)")]),
         ("setl_time", t_checks), ("med_type", med_checks), ("hosp_lv", lv_checks),
@@ -594,7 +609,7 @@ def prepare_claims(df: pl.DataFrame, first_row: int, persons: Persons) -> Prepar
     # one pass computes every check, the hashes and the prepared columns; the bad rows are
     # looked at one by one only when there are some
     flags = [expr.fill_null(False) for _, items in merged.items() for expr, _, _ in items]
-    frame = work.select(
+    frame = work.lazy().select(  # lazy: each stripped text is computed once
         pl.Series("row", rows),
         pl.col("__pidx").alias("pidx"),
         t.cast(pl.Int64).alias("t"),
@@ -605,7 +620,7 @@ def prepare_claims(df: pl.DataFrame, first_row: int, persons: Persons) -> Prepar
         *[fen[name].cast(pl.Int64).alias(name) for name in AMOUNTS],
         setl_id.hash(seed=7).alias("__hash"),
         (pl.any_horizontal(flags) if flags else pl.lit(False)).alias("__bad"),
-    )
+    ).collect()
     hashes = frame["__hash"].to_numpy()
     if frame["__bad"].any():
         bad, count = _collect(work, "claims", first_row, list(merged.items()))

@@ -569,7 +569,7 @@ def run_bucket(task: BucketTask) -> BucketResult:
     persons = _worker_persons(task.work)
     view = _worker_view(task.overrides_json)
     files = sorted(Path(task.work).glob(f"bucket-{task.bucket:05d}*.arrow"))
-    frame = pl.concat([pl.read_ipc(f) for f in files]) if files else \
+    frame = pl.concat([pl.read_ipc(f) for f in files]).rechunk() if files else \
         pl.DataFrame(schema=pl.Schema(PREPARED_SCHEMA))
     settled = settle_chunk(frame, view, persons)
     psn_no = persons.psn_no.gather(settled.frame["pidx"].to_numpy())
