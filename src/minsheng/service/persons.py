@@ -95,6 +95,8 @@ def parse_person(raw: Mapping[str, Any], *, psn_no: str | None = None) -> Person
     if name is not None:
         if not isinstance(name, str) or not name.strip() or len(name.strip()) > 64:
             raise InputError("psn_name", "姓名应为1至64个字符的文本", "psn_name: 1-64 characters")
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+            raise InputError("psn_name", "姓名不能包含控制字符", "no control characters")
         name = name.strip()
     certno = raw.get("certno")
     if certno is not None:
@@ -199,6 +201,8 @@ def get_person(uow: UnitOfWork, principal: Principal, psn_no: str) -> dict[str, 
     principal.require(PERSON_READ)
     if principal.role == "citizen":
         principal.require_person(PERSON_READ, "", psn_no)
+    if not _PSN_NO.match(psn_no):  # no person has such a number (and a database may not hold it)
+        raise NotFound(f"未知参保人 {psn_no!r}", f"unknown person {psn_no!r}", psn_no=psn_no)
     with uow:
         person = uow.persons.get(psn_no)
         if person is None:

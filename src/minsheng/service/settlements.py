@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -58,6 +59,20 @@ def request_hash(claim: kernel.Claim) -> str:
     return hashlib.sha256(fast_canonical_json(kernel.canonical(claim)).encode()).hexdigest()
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab and line breaks allowed
+SETL_ID_MAX = 64  # the settlement table's key
+
+
+def check_setl_id(setl_id: str, field: str = "setl_id") -> str:
+    """A ``setl_id`` the service can store: 1 to 64 characters, none of them a control
+    character (a database cannot hold every such character)."""
+    if not setl_id or len(setl_id) > SETL_ID_MAX or _CONTROL.search(setl_id):
+        raise InputError(field, f"结算流水号应为1至{SETL_ID_MAX}个字符，不含控制字符：{setl_id!r}",
+                         f"1-{SETL_ID_MAX} characters, no control characters")
+    return setl_id
+
+
 def parse_request(raw: Any, *, principal: Principal | None = None,
                   secret_hash: str | None = None, defer_errors: bool = False
                   ) -> SettleRequest:
@@ -67,6 +82,8 @@ def parse_request(raw: Any, *, principal: Principal | None = None,
     try:
         care = settlement_hooks.take(raw)  # casework (issue 5): place of care, visit, disease
         claim = kernel.parse_claim(care.claim)
+        check_setl_id(claim.setl_id)
+        parse_psn_no(claim.psn_no)  # a number no person can have is refused here, alone
         digest = care.digest(request_hash(claim))
     except MinshengError as exc:
         if not defer_errors:
@@ -98,6 +115,8 @@ def parse_reason(raw: Mapping[str, Any]) -> str:
         raise InputError("reason", "缺少撤销原因", "a reason is required")
     if len(reason) > 500:
         raise InputError("reason", "撤销原因不超过500字", "at most 500 characters")
+    if _CONTROL_IN_TEXT.search(reason):
+        raise InputError("reason", "撤销原因不能包含控制字符", "no control characters")
     return reason.strip()
 
 
@@ -105,6 +124,7 @@ def reverse(uow: UnitOfWork, principal: Principal, setl_id: str,
             raw: Mapping[str, Any]) -> dict[str, Any]:
     """Reverse a settlement once: restore the accumulators, keep the record."""
     principal.require(REVERSE)
+    check_setl_id(setl_id)
     reason = parse_reason(raw)
     with uow:
         found = uow.settlements.get(setl_id)
@@ -161,7 +181,7 @@ def settlement_json(s: Settlement, *, with_trace: bool = False,
 
 def _readable(uow: UnitOfWork, principal: Principal, setl_id: str) -> Settlement:
     principal.require(SETTLEMENT_READ)
-    s = uow.settlements.get(setl_id)
+    s = uow.settlements.get(check_setl_id(setl_id))
     if s is None:
         raise NotFound(f"未知结算 {setl_id}", f"unknown settlement {setl_id}", setl_id=setl_id)
     principal.require_person(SETTLEMENT_READ, s.region, s.psn_no)

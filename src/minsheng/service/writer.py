@@ -123,6 +123,24 @@ class SettlementWriter:
                         r.future.set_exception(exc)
 
     def _settle(self, batch: Sequence[SettleRequest]) -> None:
+        """Settle a batch and answer each request. Should the batch fail as a whole for a
+        reason no claim was checked for (a database error), each claim is settled again on
+        its own, so that only the claim that causes it fails."""
+        try:
+            self._settle_together(batch)
+        except Exception as exc:
+            if len(batch) == 1:
+                raise
+            log.warning("settlement batch of %d failed (%s); settling them one by one",
+                        len(batch), type(exc).__name__)
+            for request in batch:
+                try:
+                    self._settle_together([request])
+                except Exception as alone:
+                    log.exception("settlement failed")
+                    request.future.set_exception(alone)
+
+    def _settle_together(self, batch: Sequence[SettleRequest]) -> None:
         outcomes = None
         for _ in range(ATTEMPTS):
             try:

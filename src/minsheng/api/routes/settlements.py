@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Body, Depends, Header, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.routing import Route
 
@@ -29,12 +29,48 @@ CLAIM_EXAMPLE = {
 }
 
 
-@router.post("", summary="结算一笔费用（按 setl_id 幂等）")
-def settle(body: dict[str, Any] = Body(..., examples=[CLAIM_EXAMPLE]),
-           who: Principal = Depends(principal),
-           uow: UnitOfWorkFactory = Depends(uow_factory)) -> Response:
+_AMOUNT = {"anyOf": [{"type": "string", "pattern": r"^\d{1,10}(\.\d{1,2})?$"},
+                     {"type": "number", "minimum": 0, "multipleOf": 0.01}],
+           "description": "金额（元，至多两位小数）"}
+CLAIM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["setl_id", "psn_no", "setl_time", "med_type", "hosp_lv", "in_province",
+                 "medfee_sumamt", "fulamt_ownpay_amt", "preselfpay_amt", "overlmt_selfpay"],
+    "properties": {
+        "setl_id": {"type": "string", "minLength": 1, "maxLength": settlements.SETL_ID_MAX,
+                    "description": "结算流水号（幂等：同号同内容返回首次结果，同号不同内容 409）"},
+        "psn_no": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,31}$",
+                   "description": "个人编号（须已登记）"},
+        "setl_time": {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$",
+                      "description": "结算时间（中国时间，不带时区）；其年度为累计年度"},
+        "med_type": {"type": "string", "enum": ["11", "14", "21"],
+                     "description": "医疗类别：11 普通门诊、14 门诊慢特病、21 住院"},
+        "hosp_lv": {"type": "integer", "minimum": 0, "maximum": 3,
+                    "description": "医院等级：0 村卫生室，1、2、3 级"},
+        "in_province": {"type": "boolean", "description": "是否省内就医"},
+        "medfee_sumamt": {**_AMOUNT, "description": "医疗费总额 T"},
+        "fulamt_ownpay_amt": {**_AMOUNT, "description": "全自费金额 F"},
+        "preselfpay_amt": {**_AMOUNT, "description": "乙类先行自付 P"},
+        "overlmt_selfpay": {**_AMOUNT, "description": "超限价自付 O（F + P + O ≤ T）"},
+        "care_region": {"type": "string", "description": "就医地（6位地区代码；异地就医时填写）"},
+        "visit": {"type": "string", "enum": ["emergency", "emergency_observation"],
+                  "description": "急诊或急诊留观、急诊抢救（与 care_region 同填）"},
+        "discharge_time": {"type": "string", "description": "出院时间（默认为结算时间）"},
+        "disease": {"type": "string", "maxLength": 100, "description": "门诊慢特病病种"},
+        "dual_channel_drug": {"type": "string", "maxLength": 100, "description": "双通道药品"},
+    },
+    "additionalProperties": False,
+    "example": CLAIM_EXAMPLE,
+}
+
+
+@router.post("", summary="结算一笔费用（按 setl_id 幂等）", response_class=Response,
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "application/json": {"schema": CLAIM_SCHEMA}}}})
+async def settle(request: Request, authorization: str | None = Header(
+        None, description="Bearer 访问令牌（minsheng token create 生成）")) -> Response:
     """Documents the endpoint; requests are served by :func:`fast_settle`."""
-    return _reply(settlements.settle(uow, who, body))
+    return await fast_settle(request)
 
 
 def _reply(reply: SettleReply) -> Response:

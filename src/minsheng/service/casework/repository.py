@@ -31,6 +31,8 @@ class CaseworkRepository:
 
     # remote-care filings
     def filing(self, filing_id: str) -> RemoteCareFiling | None:
+        if not _storable(filing_id):
+            return None
         return self.session.get(RemoteCareFiling, filing_id)
 
     def filings(self, psn_no: str, province: str | None = None) -> list[RemoteCareFiling]:
@@ -42,6 +44,8 @@ class CaseworkRepository:
 
     # transfers
     def transfer(self, transfer_id: str, *, lock: bool = False) -> InsuranceTransfer | None:
+        if not _storable(transfer_id):
+            return None
         stmt = select(InsuranceTransfer).where(InsuranceTransfer.id == transfer_id)
         if lock:
             stmt = stmt.with_for_update()
@@ -60,6 +64,8 @@ class CaseworkRepository:
 
     # recognitions
     def recognition(self, rec_id: str) -> DiseaseRecognition | None:
+        if not _storable(rec_id):
+            return None
         return self.session.get(DiseaseRecognition, rec_id)
 
     def recognitions(self, psn_no: str) -> list[DiseaseRecognition]:
@@ -69,6 +75,8 @@ class CaseworkRepository:
 
     # social assistance
     def case(self, case_id: str, *, lock: bool = False) -> AssistanceCase | None:
+        if not _storable(case_id):
+            return None
         stmt = select(AssistanceCase).where(AssistanceCase.id == case_id)
         if lock:
             stmt = stmt.with_for_update()
@@ -113,3 +121,9 @@ class CaseworkRepository:
             select(Person, totals.c.burden, totals.c.claims)
             .join(totals, totals.c.psn_no == Person.psn_no).order_by(Person.psn_no))
         return [(p, int(b), int(c)) for p, b, c in rows]
+
+
+def _storable(key: str) -> bool:
+    """Whether a key can be stored at all (PostgreSQL holds no NUL character in text): a key
+    that cannot is not found, rather than an error of the database."""
+    return "\x00" not in key
