@@ -216,3 +216,24 @@ def test_a_person_registered_meanwhile_is_found_by_the_next_batch(
                        headers=roles.admin).status_code == 201
     [settled] = settle_together(database, [claim])
     assert reply(settled)["setl_id"] == claim["setl_id"]
+
+
+def test_a_batch_that_fails_as_a_whole_is_settled_again_claim_by_claim(
+        client: TestClient, roles: Roles, database: Database) -> None:
+    """A failure no claim was checked for (here a claim built past the parser, with an amount
+    beyond int64) must not take the other claims of its batch with it."""
+    import dataclasses
+
+    psn_no = register(client, roles)
+    good = [settlements.parse_request(claim_body(uid("S"), psn_no, setl_time=t),
+                                      principal=SYSTEM)
+            for t in ("2023-02-01T10:00:00", "2023-03-01T10:00:00")]
+    poisoned = settlements.parse_request(claim_body(uid("S"), psn_no), principal=SYSTEM)
+    assert poisoned.claim is not None
+    poisoned.claim = dataclasses.replace(poisoned.claim, medfee_sumamt=2**70)
+    writer_for(database).submit_many([good[0], poisoned, good[1]])
+    assert not good[0].future.result(timeout=60).replayed
+    assert not good[1].future.result(timeout=60).replayed
+    assert poisoned.future.exception(timeout=60) is not None
+    with UnitOfWork(database) as uow:
+        assert len(uow.settlements.for_person(psn_no)) == 2
