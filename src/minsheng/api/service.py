@@ -7,6 +7,7 @@ resident ids are masked in every log record.
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -38,6 +39,7 @@ def install(app: FastAPI) -> None:
         install_log_masking()
         if getattr(app.state, STATE_KEY, None) is None:  # tests may set their own
             setattr(app.state, STATE_KEY, get_database())
+        gc.freeze()  # what is loaded by now lives as long as the process: out of GC pauses
         async with previous(a) as state:
             yield state
         logging.getLogger("minsheng").debug("service stopped")

@@ -83,12 +83,12 @@ class Database:
         return (self._writer if write else self._reader)()
 
     def _pinned_sessions(self) -> sessionmaker[Session]:
-        """Writing sessions on one connection kept for the settlement writer: no pool
-        checkout and no liveness ping per batch (a dropped connection fails its batch, which
-        the writer settles again on a new one)."""
+        """Writing sessions on connections kept for the settlement writer's threads: no
+        liveness ping per batch (a dropped connection fails its batch, which the writer
+        settles again on a new one)."""
         with self._pinned_lock:
             if self._pinned is None:
-                kwargs: dict[str, Any] = {"pool_size": 1, "max_overflow": 1,
+                kwargs: dict[str, Any] = {"pool_size": 2, "max_overflow": 2,
                                           "pool_pre_ping": False}
                 if self.is_sqlite:
                     kwargs["connect_args"] = {"check_same_thread": False, "timeout": 60}

@@ -185,8 +185,7 @@ class TraceStore:
         self._lock = threading.Lock()
         # (id of each terms object) → (the terms, kept alive so that ids stay theirs; id; body)
         self._ids: dict[tuple[int, int, int], tuple[Any, str | None, bytes]] = {}
-        self._stored: set[str] = set()
-        self._pending: set[str] = set()
+        self._stored: set[str] = set()  # written by a committed unit of work
         self._loaded: dict[str, tuple[BasicTerms, CriticalTerms | None,
                                       AssistanceTerms | None]] = {}
 
@@ -209,19 +208,16 @@ class TraceStore:
         _, name, body = known
         if name is None:
             return orjson.dumps(rec.render() + list(steps)).decode("utf-8")
-        if name not in self._stored and name not in self._pending:
+        if name not in self._stored and name not in uow.new_terms:
             uow.traces.add_terms(name, body.decode("utf-8"))
-            self._pending.add(name)
+            uow.new_terms.add(name)
         return orjson.dumps({"v": VERSION, "terms": name, "values": rec.values,
                              "steps": list(steps)}).decode("utf-8")
 
-    def committed(self) -> None:
-        """The unit of work given to :meth:`dump` has committed: its new terms are stored."""
-        self._stored |= self._pending
-        self._pending.clear()
-
-    def rolled_back(self) -> None:
-        self._pending.clear()
+    def committed(self, uow: UnitOfWork) -> None:
+        """``uow``, given to :meth:`dump`, has committed: the terms it wrote are stored."""
+        with self._lock:
+            self._stored |= uow.new_terms
 
     def load(self, uow: UnitOfWork, s: Settlement) -> list[dict[str, Any]]:
         """The trace of a stored settlement, as JSON values."""

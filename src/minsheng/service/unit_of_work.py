@@ -65,6 +65,7 @@ class UnitOfWork:
         self.audit = AuditLog(self.session)
         self.casework = CaseworkRepository(self.session)
         self.traces = TraceRepository(self.session)
+        self.new_terms: set[str] = set()  # settlement terms written here (trace_store)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

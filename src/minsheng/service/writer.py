@@ -1,19 +1,21 @@
 """The settlement writer: group commit of the claims that arrive together.
 
-One writer per database per process (:func:`writer_for`): a thread with a queue. Requests
-(:class:`~minsheng.service.settlement_batch.SettleRequest`) wait in the queue while the
-writer's previous transaction commits; the writer then takes all of them (up to
-:data:`MAX_BATCH`) and settles them as one batch — one kernel call, one transaction
-(:func:`~minsheng.service.settlement_batch.settle_batch`) — and answers each request only
-after that transaction has committed, so an acknowledged settlement is durable and sealed
-in the audit chain. There is no waiting to fill a batch: a lone claim is settled at once.
+One writer per database per process (:func:`writer_for`): a queue and :data:`THREADS`
+threads. Requests (:class:`~minsheng.service.settlement_batch.SettleRequest`) wait in the
+queue while a writer thread's previous transaction commits; the thread then takes all of
+them (up to :data:`MAX_BATCH`) and settles them as one batch — one kernel call, one
+transaction (:func:`~minsheng.service.settlement_batch.settle_batch`) — and answers each
+request only after that transaction has committed, so an acknowledged settlement is durable
+and sealed in the audit chain. There is no waiting to fill a batch: a lone claim is settled
+at once.
 
-Several processes (``minsheng serve --workers N``) each have their own writer; the database
-locks serialise them (the persons' rows, locked in ``psn_no`` order, and the audit head).
-A ``setl_id`` taken by another process meanwhile, a deadlock the database broke or a lost
-connection rolls the batch back and settles it again (a claim taken meanwhile is then
-answered as a replay or 409). The writer works on a connection of its own (no pool checkout
-and no liveness ping per batch).
+Two threads let one batch be settled while the other's commit is flushed to disk. They are
+ordered by the database exactly as several processes (``minsheng serve --workers N``, each
+with its own writer) are: by the persons' rows, locked in ``psn_no`` order, and by the audit
+head, locked last. A ``setl_id`` taken by another transaction meanwhile, a deadlock the
+database broke or a lost connection rolls the batch back and settles it again (a claim
+taken meanwhile is then answered as a replay or 409). Each thread works on a connection of
+its own (no liveness ping per batch).
 """
 
 from __future__ import annotations
@@ -38,22 +40,29 @@ from minsheng.service.trace_store import store_for
 from minsheng.service.unit_of_work import DuplicateKey, UnitOfWork
 
 MAX_BATCH = 256
+THREADS = max(1, int(os.environ.get("MINSHENG_WRITER_THREADS", "1")))
+"""Writer threads per process (``MINSHENG_WRITER_THREADS``, default 1): with more, one
+batch is settled while another's commit is flushed to disk (each on a connection of its
+own; the database locks order them)."""
 ATTEMPTS = 5
 _RETRY_STATES = {"40001", "40P01"}  # serialization failure, deadlock detected
 log = logging.getLogger("minsheng.service.writer")
 
 
 class SettlementWriter:
-    def __init__(self, database: Database, *, max_batch: int = MAX_BATCH) -> None:
+    def __init__(self, database: Database, *, max_batch: int = MAX_BATCH,
+                 threads: int = THREADS) -> None:
         self.database = database
         self.max_batch = max_batch
         self.pid = os.getpid()
         self._queue: deque[SettleRequest] = deque()
         self._ready = threading.Condition()
         self._stopping = False
-        self._thread = threading.Thread(target=self._run, name="minsheng-settlement-writer",
-                                        daemon=True)
-        self._thread.start()
+        self._threads = [threading.Thread(target=self._run, daemon=True,
+                                          name=f"minsheng-settlement-writer-{i}")
+                         for i in range(threads)]
+        for thread in self._threads:
+            thread.start()
 
     def submit(self, request: SettleRequest) -> None:
         """Queue a request; its ``future`` gets the reply (or the error) after the commit."""
@@ -80,9 +89,10 @@ class SettlementWriter:
     def stop(self) -> None:
         with self._ready:
             self._stopping = True
-            self._ready.notify()
-        if threading.current_thread() is not self._thread:
-            self._thread.join(timeout=30)
+            self._ready.notify_all()
+        for thread in self._threads:
+            if threading.current_thread() is not thread:
+                thread.join(timeout=30)
 
     def _retryable(self, exc: BaseException) -> bool:
         """A ``setl_id`` settled meanwhile by another process (read it again), or a deadlock
@@ -145,14 +155,9 @@ class SettlementWriter:
         for _ in range(ATTEMPTS):
             try:
                 with UnitOfWork(self.database, write=True, pinned=True) as uow:
-                    traces = store_for(uow)
-                    try:
-                        outcomes = settle_batch(uow, batch)
-                        uow.commit()
-                    except BaseException:
-                        traces.rolled_back()
-                        raise
-                    traces.committed()
+                    outcomes = settle_batch(uow, batch)
+                    uow.commit()
+                    store_for(uow).committed(uow)
                 break
             except Exception as exc:
                 if not self._retryable(exc):

@@ -40,10 +40,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(url: str, cwd: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+def server(url: str, cwd: Path, *extra: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "minsheng", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "minsheng", "serve", "--host", "127.0.0.1", "--port", str(port),
+         *extra],
         env={**os.environ, "MINSHENG_DATABASE_URL": url}, cwd=cwd,
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
