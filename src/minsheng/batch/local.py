@@ -26,6 +26,7 @@ one table by pyarrow, Polars (``pl.read_parquet(OUT)``), pandas and Spark.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -180,12 +181,15 @@ def finish_ingest(claims_path: Path, persons: Persons, view: ParameterView,
 
 @dataclass(frozen=True)
 class IngestTask:
-    """One row group of a Parquet claims file, checked and spilled by a worker process."""
+    """Consecutive rows of a Parquet claims file, checked and spilled by a worker process."""
 
     unit: int
     path: str
-    row_group: int
+    offset: int
+    """The first row's position in ``path`` (from 0)."""
+    rows: int
     first_row: int
+    """The first row's number in the whole input (data rows from 1)."""
     work: str
     buckets: int
     overrides_json: str
@@ -223,16 +227,14 @@ def _result(future: Future[Any]) -> Any:
 @_carried
 def ingest_unit(task: IngestTask) -> tuple[int, npt.NDArray[np.uint64], list[BadRow], int,
                                            pl.DataFrame | None]:
-    """Check one row group and spill its prepared rows (runs in a worker process)."""
+    """Check some rows and spill them as prepared rows (runs in a worker process)."""
     persons = _worker_persons(task.work)
     view = _worker_view(task.overrides_json)
     try:
-        table = pq.ParquetFile(task.path).read_row_group(task.row_group,
-                                                         columns=list(CLAIM_COLUMNS))
-    except pa.ArrowException as exc:
+        frame = pl.scan_parquet(task.path).select(CLAIM_COLUMNS).slice(task.offset,
+                                                                        task.rows).collect()
+    except (pa.ArrowException, pl.exceptions.PolarsError) as exc:
         raise unreadable(Path(task.path), "claims", exc) from None
-    frame = pl.from_arrow(table)
-    assert isinstance(frame, pl.DataFrame)
     batch = prepare_claims(frame, task.first_row, persons)
     if batch.bad_count:
         return task.unit, batch.hashes, batch.bad, batch.bad_count, None
@@ -245,35 +247,41 @@ def ingest_unit(task: IngestTask) -> tuple[int, npt.NDArray[np.uint64], list[Bad
     return task.unit, batch.hashes, [], 0, keys
 
 
-def parquet_units(path: Path) -> list[tuple[str, int, int, int]]:
-    """``(file, row group, first row, rows)`` of every row group of a Parquet input."""
-    from minsheng.batch.io import _parquet_files
+def parquet_units(path: Path, rows: int = DEFAULT_CHUNK) -> list[tuple[str, int, int, int]]:
+    """``(file, offset in the file, first row, rows)``: each row group of the input, in
+    pieces of at most ``rows`` rows (Polars decodes only the row group a piece is in)."""
+    from minsheng.batch.io import _check_columns, _parquet_files
 
     units = []
     first = 1
     for p in _parquet_files(path):
         try:
-            meta = pq.ParquetFile(p).metadata
+            pf = pq.ParquetFile(p)
         except pa.ArrowException as exc:
             raise unreadable(p, "claims", exc) from None
-        for rg in range(meta.num_row_groups):
-            n = meta.row_group(rg).num_rows
-            units.append((str(p), rg, first, n))
-            first += n
+        _check_columns("claims", pf.schema_arrow.names, CLAIM_COLUMNS)
+        offset = 0
+        for rg in range(pf.metadata.num_rows and pf.metadata.num_row_groups):
+            n = pf.metadata.row_group(rg).num_rows
+            size = math.ceil(n / math.ceil(n / max(1, rows))) if n else 1  # even pieces
+            for start in range(0, n, size):
+                units.append((str(p), offset + start, first + offset + start, min(size, n - start)))
+            offset += n
+        first += offset
     return units
 
 
 def ingest_parallel(claims_path: Path, persons: Persons, view: ParameterView, pool: Executor,
                     work: Path, buckets: int, overrides: Mapping[str, Any],
                     reporter: Reporter) -> Ingested:
-    """:func:`ingest` with each row group checked and spilled by a worker process."""
+    """:func:`ingest` with each piece of the file checked and spilled by a worker process."""
     units = parquet_units(claims_path)
     total = sum(u[3] for u in units)
     reporter.phase("校验结算单 validating claims", total)
     overrides_json = json.dumps(dict(overrides), sort_keys=True)
-    futures = [pool.submit(ingest_unit, IngestTask(i, path, rg, first, str(work), buckets,
+    futures = [pool.submit(ingest_unit, IngestTask(i, path, offset, n, first, str(work), buckets,
                                                    overrides_json))
-               for i, (path, rg, first, _) in enumerate(units)]
+               for i, (path, offset, first, n) in enumerate(units)]
     results: dict[int, Any] = {}
     for f in as_completed(futures):
         unit, hashes, bad, bad_count, keys = _result(f)
@@ -380,6 +388,8 @@ def settle_chunk(frame: pl.DataFrame, view: ParameterView, persons: Persons | No
 
 def settlement_sorted(frame: pl.DataFrame) -> pl.DataFrame:
     """Prepared rows in settlement order: by person, ``setl_time``, then ``setl_id`` as text."""
+    if frame.n_chunks() > 1:
+        frame = frame.rechunk()  # (a gather on one buffer per column is much faster)
     return frame[settlement_order(frame)]
 
 
@@ -658,8 +668,7 @@ def settle_file(claims: Path, persons_path: Path, out: Path, *,
     if manifest is not None and manifest.get("state") == "complete":
         return _summary(out, manifest, 0.0, time.perf_counter() - started, person_years)
     n_workers = _workers(workers, count_claims(claims))
-    pool = (ProcessPoolExecutor(n_workers, mp_context=get_context("spawn"))
-            if n_workers > 1 else None)
+    pool = _start_pool(n_workers, overrides) if n_workers > 1 else None
     try:
         if manifest is None or manifest.get("state") != "staged":
             manifest = _stage_or_clean(claims, persons_path, out, view, fp, chunk_rows,
@@ -747,6 +756,29 @@ def _part_meta(manifest: Mapping[str, Any]) -> str:
     keep = ("format", "fingerprint", "buckets", "rows", "warnings", "person_years")
     return json.dumps({**{k: manifest[k] for k in keep}, "state": "complete", "done": []},
                       ensure_ascii=False)
+
+
+def _start_pool(n_workers: int, overrides: Mapping[str, Any]) -> ProcessPoolExecutor:
+    """Worker processes, started at once and reading the parameters while the main process
+    reads the persons. Each runs Polars on one thread: the workers are the parallelism."""
+    pool = ProcessPoolExecutor(n_workers, mp_context=get_context("spawn"))
+    saved = os.environ.get("POLARS_MAX_THREADS")
+    os.environ["POLARS_MAX_THREADS"] = "1"  # read by each worker when it starts
+    try:
+        overrides_json = json.dumps(dict(overrides), sort_keys=True)
+        for _ in range(n_workers):  # a worker is started for each task while none is idle
+            pool.submit(_warm, overrides_json)
+    finally:
+        if saved is None:
+            del os.environ["POLARS_MAX_THREADS"]
+        else:
+            os.environ["POLARS_MAX_THREADS"] = saved
+    return pool
+
+
+def _warm(overrides_json: str) -> None:
+    with contextlib.suppress(MinshengError):  # (reported where the parameters are used)
+        _worker_view(overrides_json)
 
 
 def _workers(requested: int | None, rows: int) -> int:
