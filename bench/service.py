@@ -8,6 +8,10 @@ person). Prints one JSON line per measurement::
     {"bench": "service_settle", "backend": "postgres", "concurrency": 32, "requests": 4000,
      "settlements_per_s": ..., "p50_ms": ..., "p99_ms": ..., "errors": 0}
 
+Each line also gives the CPU time spent per settlement by the server process(es)
+(``server_cpu_ms``) and by all PostgreSQL processes of the machine (``pg_cpu_ms``, 0 on
+SQLite), read from ``/proc``: on a shared machine these are steadier than the rates.
+
 Usage: ``python bench/service.py [--requests N] [--backends postgres,sqlite] [--workers W]``.
 """
 
@@ -35,6 +39,53 @@ from _server import running_server
 PG_URL = os.environ.get("MINSHENG_TEST_POSTGRES_URL",
                         "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PERSONS = 200
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _processes(named: str | None = None, port: int | None = None) -> list[int]:
+    """Process ids by command name, or the server's (its command line names its port)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/comm") as f:
+                comm = f.read().strip()
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if ((named is not None and comm.startswith(named))
+                or (port is not None and f"--port {port}" in cmdline)):
+            found.append(int(entry))
+    return found
+
+
+def _server_processes(port: int) -> list[int]:
+    """The server and its worker processes (children of the server)."""
+    root = _processes(port=port)
+    children = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+            if ppid in root:
+                children.append(int(entry))
+    return root + children
 
 
 def emit(**fields: object) -> None:
@@ -143,10 +194,18 @@ def bench_backend(backend: str, requests: int, workers: int) -> None:
                             "categories": ["minimum_allowance"] if int(p[2:]) % 3 else []})
                 endpoint = f"{base}/api/v1/settlements"
                 load(endpoint, claims(endpoint, headers, people, 50), 4)  # warm up
+                server = _server_processes(urlsplit(base).port or 0)
                 for concurrency in (1, 8, 32):
                     n = requests if concurrency > 1 else max(requests // 4, 50)
-                    result = load(endpoint, claims(endpoint, headers, people, n), concurrency)
-                    emit(bench="service_settle", backend=backend, workers=workers, **result)
+                    batch = claims(endpoint, headers, people, n)
+                    postgres = _processes(named="postgres") if backend == "postgres" else []
+                    before = _cpu_seconds(server), _cpu_seconds(postgres)
+                    result = load(endpoint, batch, concurrency)
+                    server_cpu = _cpu_seconds(server) - before[0]
+                    pg_cpu = _cpu_seconds(postgres) - before[1]
+                    emit(bench="service_settle", backend=backend, workers=workers, **result,
+                         server_cpu_ms=round(server_cpu / n * 1e3, 3),
+                         pg_cpu_ms=round(pg_cpu / n * 1e3, 3))
         finally:
             drop()
 

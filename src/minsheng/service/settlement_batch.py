@@ -32,7 +32,6 @@ from typing import Any, cast
 import orjson
 
 from minsheng.core.errors import Conflict, InputError, MinshengError
-from minsheng.core.money import format_fen
 from minsheng.service import kernel
 from minsheng.service.audit import now
 from minsheng.service.auth import SETTLE, Principal, Unauthorized
@@ -257,7 +256,7 @@ def _write(uow: UnitOfWork, db: BatchRepository, settled: list[tuple[_Accepted, 
         entries.append((item.principal.actor, "settlement.created", "settlement", claim.setl_id,
                         {"psn_no": claim.psn_no, "setl_time": claim.setl_time.isoformat(),
                          "request_hash": item.digest,
-                         **{k: format_fen(v) for k, v in result.amounts.items()}}))
+                         **{k: result.reply[k] for k in result.amounts}}))  # as formatted
     db.insert_settlements(rows)
     db.write_accumulators((p, y, values, before.get((p, y), {}))
                           for (p, y), values in after.items())
