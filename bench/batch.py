@@ -1,7 +1,9 @@
 """Benchmark: batch settlement end to end (Parquet → Parquet), local and Spark.
 
 Prints one JSON line per measurement: claims per second and the peak memory of the whole
-process tree (the engine and its worker processes, sampled from /proc every 50 ms).
+process tree (the engine and its worker processes, sampled from /proc every 50 ms), the CPU
+seconds of the tree, and the one-minute load average before and after the run (the machine
+is shared: read claims per second together with the load).
 
 Usage: ``python bench/batch.py [--sizes 1000000,10000000] [--spark-size 1000000]
 [--data DIR] [--no-spark]``. Synthetic data (``minsheng synth``) are generated once per
@@ -103,6 +105,7 @@ def settle(engine: str, claims: Path, persons: Path, n: int, work: Path, **optio
            str(persons), "--out", str(out), "--engine", engine, "--json", "-q"]
     for k, v in options.items():
         cmd += [f"--{k.replace('_', '-')}", v]
+    load_before = os.getloadavg()[0]
     seconds, peak, stdout, cpu = measure(cmd)
     summary = json.loads(stdout[stdout.index("{"):])
     emit(bench="batch_settle", engine=engine, claims=summary["rows"], chunks=summary["chunks"],
@@ -110,7 +113,7 @@ def settle(engine: str, claims: Path, persons: Path, n: int, work: Path, **optio
          **({"cpu_seconds": round(cpu, 2), "claims_per_cpu_s": round(summary["rows"] / cpu)}
             if engine == "local" else {}),  # Spark's JVM is not a reaped child: no CPU figure
          peak_mib=round(peak / 2**20), cores=os.cpu_count(),
-         load_average=round(os.getloadavg()[0], 2),
+         load_average_before=round(load_before, 2), load_average=round(os.getloadavg()[0], 2),
          **{k: summary[k] for k in ("ingest_seconds", "settle_seconds", "session_seconds",
                                     "spark_job_seconds") if k in summary})
     shutil.rmtree(out, ignore_errors=True)
