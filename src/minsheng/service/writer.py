@@ -25,6 +25,7 @@ import os
 import threading
 from collections import deque
 from collections.abc import Sequence
+from concurrent.futures import InvalidStateError
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
@@ -129,8 +130,7 @@ class SettlementWriter:
             except BaseException as exc:  # pragma: no cover - answered, never lost
                 log.exception("settlement batch failed")
                 for r in batch:
-                    if not r.future.done():
-                        r.future.set_exception(exc)
+                    _answer(r, exc)
 
     def _settle(self, batch: Sequence[SettleRequest]) -> None:
         """Settle a batch and answer each request. Should the batch fail as a whole for a
@@ -148,7 +148,7 @@ class SettlementWriter:
                     self._settle_together([request])
                 except Exception as alone:
                     log.exception("settlement failed")
-                    request.future.set_exception(alone)
+                    _answer(request, alone)
 
     def _settle_together(self, batch: Sequence[SettleRequest]) -> None:
         outcomes = None
@@ -165,20 +165,30 @@ class SettlementWriter:
         if outcomes is None:
             conflict = Conflict("结算冲突，请重试", "conflicting settlement, retry")
             for r in batch:
-                r.future.set_exception(conflict)
+                _answer(r, conflict)
             return
         again: list[SettleRequest] = []
         for request, outcome in zip(batch, outcomes, strict=True):
             if outcome is REQUEUE:
                 again.append(request)
-            elif isinstance(outcome, BaseException):
-                request.future.set_exception(outcome)
             else:
-                assert isinstance(outcome, SettleReply)
-                request.future.set_result(outcome)
+                assert isinstance(outcome, SettleReply | BaseException)
+                _answer(request, outcome)
         if again:
             with self._ready:
                 self._queue.extendleft(reversed(again))
+
+
+def _answer(request: SettleRequest, outcome: SettleReply | BaseException) -> None:
+    """Give a request its reply or error, unless it has one already or was given up (its
+    client went away: the settlement stands, and a retry gets the reply)."""
+    try:
+        if isinstance(outcome, BaseException):
+            request.future.set_exception(outcome)
+        else:
+            request.future.set_result(outcome)
+    except InvalidStateError:
+        pass
 
 
 _lock = threading.Lock()

@@ -237,3 +237,18 @@ def test_a_batch_that_fails_as_a_whole_is_settled_again_claim_by_claim(
     assert poisoned.future.exception(timeout=60) is not None
     with UnitOfWork(database) as uow:
         assert len(uow.settlements.for_person(psn_no)) == 2
+
+
+def test_a_request_given_up_by_its_client_does_not_disturb_its_batch(
+        client: TestClient, roles: Roles, database: Database) -> None:
+    psn_no = register(client, roles)
+    gone, waiting = (settlements.parse_request(claim_body(uid("S"), psn_no, setl_time=t),
+                                               principal=SYSTEM)
+                     for t in ("2023-04-01T10:00:00", "2023-05-01T10:00:00"))
+    assert gone.future.cancel()  # the client went away before its batch was settled
+    writer_for(database).submit_many([gone, waiting])
+    assert reply(waiting.future.result(timeout=60))["psn_no"] == psn_no
+    assert gone.claim is not None
+    retry = client.post("/api/v1/settlements", json=claim_body(
+        gone.claim.setl_id, psn_no, setl_time="2023-04-01T10:00:00"), headers=roles.hospital)
+    assert retry.status_code == 200 and retry.headers["idempotent-replay"] == "true"
