@@ -35,7 +35,15 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, as_completed, wait
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Executor,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    as_completed,
+    wait,
+)
 from dataclasses import dataclass, field
 from functools import cache
 from multiprocessing import get_context
@@ -560,7 +568,12 @@ def _worker_view(overrides_json: str) -> ParameterView:
 
 
 def _write_parquet(frame: pl.DataFrame, path: Path, meta: str) -> None:
-    """One part file, written under a temporary name and renamed when complete.
+    """One part file, written under a temporary name and renamed when complete."""
+    os.replace(_write_temporary(frame, path, meta), path)
+
+
+def _write_temporary(frame: pl.DataFrame, path: Path, meta: str) -> Path:
+    """``frame`` written as the part file ``path`` under a temporary name (in ``_work``).
 
     LZ4 pages without dictionaries or statistics: the money texts are nearly all distinct,
     and dictionaries and statistics cost more to write than they save."""
@@ -570,12 +583,24 @@ def _write_parquet(frame: pl.DataFrame, path: Path, meta: str) -> None:
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), META_KEY: meta})
     pq.write_table(table, tmp, compression="lz4", row_group_size=1 << 20,
                    use_dictionary=False, write_statistics=False)
-    os.replace(tmp, path)
+    return tmp
 
 
-@_carried
-def run_bucket(task: BucketTask) -> BucketResult:
-    """Settle one bucket file and write its part file(s). Runs in a worker process."""
+Parts = list[tuple[pl.DataFrame, Path]]
+"""The tables of a settled bucket and the part files they become."""
+
+
+def _write_parts(parts: Parts, meta: str) -> list[tuple[Path, Path]]:
+    return [(_write_temporary(frame, path, meta), path) for frame, path in parts]
+
+
+def _publish(written: list[tuple[Path, Path]]) -> None:
+    for tmp, path in written:
+        os.replace(tmp, path)
+
+
+def settle_bucket(task: BucketTask) -> tuple[BucketResult, Parts]:
+    """Settle one bucket: its result and the tables of its part files (not yet written)."""
     persons = _worker_persons(task.work)
     view = _worker_view(task.overrides_json)
     files = sorted(Path(task.work).glob(f"bucket-{task.bucket:05d}*.arrow"))
@@ -584,16 +609,42 @@ def run_bucket(task: BucketTask) -> BucketResult:
     settled = settle_chunk(frame, view, persons)
     psn_no = persons.psn_no.gather(settled.frame["pidx"].to_numpy())
     warnings = list(settled.warnings)
+    parts: Parts = []
     if task.person_years:
         table, watch = person_year_table(settled, psn_no, view)
         warnings += [w for w in watch.warnings if w not in warnings
                      and not w.startswith(WATCH_MISSING)]
         missing = sorted(watch.missing)
-        _write_parquet(table, Path(task.person_years) / part_name(task.bucket), task.meta)
+        parts.append((table, Path(task.person_years) / part_name(task.bucket)))
     else:
         missing = []
-    _write_parquet(claim_table(settled, psn_no), Path(task.out) / part_name(task.bucket), task.meta)
-    return task.bucket, frame.height, warnings, missing
+    parts.append((claim_table(settled, psn_no), Path(task.out) / part_name(task.bucket)))
+    return (task.bucket, frame.height, warnings, missing), parts
+
+
+@_carried
+def run_bucket(task: BucketTask) -> BucketResult:
+    """Settle one bucket file and write its part file(s). Runs in a worker process."""
+    result, parts = settle_bucket(task)
+    _publish(_write_parts(parts, task.meta))
+    return result
+
+
+def _run_in_turn(tasks: list[BucketTask], record: Callable[[BucketResult], None]) -> None:
+    """The buckets one after another, each bucket's part files written by a second thread
+    while the next bucket is settled (Parquet writing runs without the GIL). A part file is
+    renamed into place, and its bucket recorded, only once it is written."""
+    with ThreadPoolExecutor(1, thread_name_prefix="minsheng-parts") as writer:
+        pending: tuple[Future[list[tuple[Path, Path]]], BucketResult] | None = None
+        for task in tasks:
+            result, parts = settle_bucket(task)
+            if pending is not None:
+                _publish(pending[0].result())
+                record(pending[1])
+            pending = (writer.submit(_write_parts, parts, task.meta), result)
+        if pending is not None:
+            _publish(pending[0].result())
+            record(pending[1])
 
 
 class _BucketSink:
@@ -744,8 +795,7 @@ def _settle_buckets(manifest: dict[str, Any], out: Path, overrides: Mapping[str,
             after_chunk(b)
 
     if pool is None or len(tasks) == 1:
-        for task in tasks:
-            record(run_bucket(task))
+        _run_in_turn(tasks, record)
     else:
         _run_parallel(tasks, pool, record)
     missing = {(str(n), str(r), str(d)) for n, r, d in manifest.get("watch_missing", [])}
