@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 
 from minsheng.service.audit import chain_hash, now
+from minsheng.service.repository import totals_json
 from minsheng.service.unit_of_work import UnitOfWork
 from minsheng.settle.parse import Holding, Person
 
@@ -150,18 +151,14 @@ class BatchRepository:
 
     def accumulators(self, pairs: Collection[tuple[str, int]]
                      ) -> dict[tuple[str, int], dict[str, int]]:
-        found: dict[tuple[str, int], dict[str, int]] = {}
         if not pairs:
-            return found
+            return {}
         rows = self._rows(
-            "SELECT psn_no, year, field, value FROM accumulator "
+            "SELECT psn_no, year, totals FROM accumulator_year "
             f"WHERE {self._among('psn_no')} AND {self._among('year', 'integer')}",
             [self._list({p for p, _ in pairs}), self._list({y for _, y in pairs}, "integer")])
         wanted = set(pairs)
-        for p, y, f, v in rows:
-            if (p, y) in wanted:
-                found.setdefault((p, y), {})[f] = int(v)
-        return found
+        return {(p, int(y)): orjson.loads(t) for p, y, t in rows if (p, int(y)) in wanted}
 
     # -- writes ---------------------------------------------------------------------------
     def insert_settlements(self, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -177,39 +174,28 @@ class BatchRepository:
 
     def write_accumulators(self, changes: Iterable[tuple[str, int, Mapping[str, int],
                                                          Mapping[str, int]]]) -> None:
-        """New totals ``(psn_no, year, after, current)``: columns of ``current`` (read under the
-        person's lock) are updated where they changed, new ones inserted."""
-        updates: list[tuple[str, int, str, int]] = []
-        inserts: list[tuple[str, int, str, int]] = []
+        """New totals ``(psn_no, year, after, current)``, one row per person-year: columns of
+        ``current`` (read under the person's lock) take their new values, a column not there
+        yet appears once it is not zero (as :class:`~.repository.AccumulatorRepository`)."""
+        rows: list[tuple[str, int, str]] = []
         for psn_no, year, after, current in changes:
-            for f, v in after.items():
-                if f in current:
-                    if v != current[f]:
-                        updates.append((psn_no, year, f, v))
-                elif v:
-                    inserts.append((psn_no, year, f, v))
-        if self.pg:  # one statement over four arrays each
-            if updates:
-                self._cursor.execute(
-                    "UPDATE accumulator AS a SET value = v.value FROM unnest("
-                    "%s::varchar[], %s::integer[], %s::varchar[], %s::bigint[]) "
-                    "AS v(psn_no, year, field, value) "
-                    "WHERE a.psn_no = v.psn_no AND a.year = v.year AND a.field = v.field",
-                    _columns(updates))
-            if inserts:
-                self._cursor.execute(
-                    "INSERT INTO accumulator (psn_no, year, field, value) SELECT * FROM unnest("
-                    "%s::varchar[], %s::integer[], %s::varchar[], %s::bigint[])",
-                    _columns(inserts))
+            totals = dict(current)
+            totals.update({f: v for f, v in after.items() if f in current or v})
+            if totals != current:
+                rows.append((psn_no, year, totals_json(totals)))
+        if not rows:
             return
-        if updates:
+        upsert = "ON CONFLICT (psn_no, year) DO UPDATE SET totals = excluded.totals"
+        if self.pg:  # one statement over three arrays
+            self._cursor.execute(
+                "INSERT INTO accumulator_year (psn_no, year, totals) SELECT * FROM unnest("
+                f"%s::varchar[], %s::integer[], %s::text[]) {upsert}",
+                [_array(r[0] for r in rows), _array((r[1] for r in rows), "integer"),
+                 _array(r[2] for r in rows)])
+        else:
             self._cursor.executemany(
-                "UPDATE accumulator SET value = ? WHERE psn_no = ? AND year = ? AND field = ?",
-                [(v, p, y, f) for p, y, f, v in updates])
-        if inserts:
-            self._cursor.executemany(
-                "INSERT INTO accumulator (psn_no, year, field, value) VALUES (?, ?, ?, ?)",
-                inserts)
+                f"INSERT INTO accumulator_year (psn_no, year, totals) VALUES (?, ?, ?) {upsert}",
+                rows)
 
     def append_audit(self, entries: Sequence[tuple[str, str, str, str, dict[str, Any]]]
                      ) -> list[int]:
@@ -253,8 +239,3 @@ def _array(values: Iterable[Any], kind: str = "varchar") -> str:
         joined = '","'.join(t.replace("\\", "\\\\").replace('"', '\\"') for t in texts)
     return '{"' + joined + '"}'
 
-
-def _columns(rows: Sequence[tuple[str, int, str, int]]) -> list[str]:
-    """Accumulator rows ``(psn_no, year, field, value)`` as four array literals."""
-    psn_no, year, name, value = zip(*rows, strict=True)
-    return [_array(psn_no), _array(year, "integer"), _array(name), _array(value, "bigint")]

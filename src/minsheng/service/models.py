@@ -3,9 +3,9 @@
 - ``person`` and ``person_category`` (assistance categories with validity periods);
 - ``settlement``: one settled claim — its inputs, its outputs, the reply sent, its trace,
   its contribution to every accumulator column, and (when reversed) who, why and when;
-- ``accumulator``: one row per (person, year, column of the kernel's ``ACCUMULATOR_FIELDS``),
-  the running totals over settled, unreversed claims; a long table, so that the kernel may
-  add columns without a migration;
+- ``accumulator_year``: one row per (person, year) with the running totals over settled,
+  unreversed claims of every column of the kernel's ``ACCUMULATOR_FIELDS`` as a JSON object
+  (so that the kernel may add columns without a migration, and a settlement rewrites one row);
 - ``api_token``: bearer tokens, stored as the sha256 of the secret;
 - ``audit_entry`` and ``audit_head``: the append-only, hash-chained audit trail;
 - ``settlement_terms``: the terms applied by settlements (each tier's terms with every
@@ -106,14 +106,15 @@ class Settlement(Base):
     reversal_reason: Mapped[str | None] = mapped_column(Text)
 
 
-class Accumulator(Base):
-    __tablename__ = "accumulator"
+class AccumulatorYear(Base):
+    """A person-year's running totals: ``totals`` is a JSON object, column → fen."""
+
+    __tablename__ = "accumulator_year"
 
     psn_no: Mapped[str] = mapped_column(String(32), ForeignKey("person.psn_no"),
                                         primary_key=True)
     year: Mapped[int] = mapped_column(Integer, primary_key=True)
-    field: Mapped[str] = mapped_column(String(64), primary_key=True)
-    value: Mapped[int] = mapped_column(BigInteger)
+    totals: Mapped[str] = mapped_column(Text)
 
 
 class ApiToken(Base):

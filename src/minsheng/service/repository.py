@@ -8,12 +8,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Table, bindparam, select, update
+import orjson
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from minsheng.service.audit import chain_hash, entry_document, now
 from minsheng.service.models import (
-    Accumulator,
+    AccumulatorYear,
     ApiToken,
     AuditEntry,
     AuditHead,
@@ -76,36 +77,41 @@ class SettlementRepository:
 
 
 class AccumulatorRepository:
-    """The running totals per (person, year, column), as a mapping column → fen."""
+    """The running totals per (person, year, column), as a mapping column → fen.
+
+    A column appears once a claim has added to it, and stays (possibly at zero after a
+    reversal); stored as one JSON object per person-year (see :func:`totals_json`)."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
 
     def get(self, psn_no: str, year: int) -> dict[str, int]:
-        rows = self.session.execute(
-            select(Accumulator.field, Accumulator.value)
-            .where(Accumulator.psn_no == psn_no, Accumulator.year == year))
-        return {f: int(v) for f, v in rows}
+        stored = self.session.execute(
+            select(AccumulatorYear.totals)
+            .where(AccumulatorYear.psn_no == psn_no, AccumulatorYear.year == year)).scalar()
+        return {} if stored is None else {f: int(v) for f, v in orjson.loads(stored).items()}
 
     def add(self, psn_no: str, year: int, deltas: Mapping[str, int],
             current: Mapping[str, int]) -> None:
         """Add ``deltas`` to the totals whose present values are ``current`` (read under lock)."""
-        updates = [{"psn_no": psn_no, "year": year, "field": f, "value": current[f] + d}
-                   for f, d in deltas.items() if d and f in current]
-        inserts = [Accumulator(psn_no=psn_no, year=year, field=f, value=d)
-                   for f, d in deltas.items() if f not in current]
-        if updates:
-            table = Accumulator.__table__
-            assert isinstance(table, Table)
-            self.session.execute(
-                update(table).where(table.c.psn_no == bindparam("k_psn_no"),
-                                    table.c.year == bindparam("k_year"),
-                                    table.c.field == bindparam("k_field"))
-                .values(value=bindparam("k_value")),
-                [{"k_psn_no": u["psn_no"], "k_year": u["year"], "k_field": u["field"],
-                  "k_value": u["value"]} for u in updates])
-        if inserts:
-            self.session.add_all(inserts)
+        totals = dict(current)
+        for f, d in deltas.items():
+            totals[f] = current[f] + d if f in current else d
+        if totals == current:
+            return
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        module: Any = postgresql if _dialect(self.session) == "postgresql" else sqlite
+        table = AccumulatorYear.__table__
+        assert isinstance(table, Table)
+        stmt = module.insert(table).values(psn_no=psn_no, year=year, totals=totals_json(totals))
+        self.session.execute(stmt.on_conflict_do_update(
+            index_elements=["psn_no", "year"], set_={"totals": stmt.excluded.totals}))
+
+
+def totals_json(totals: Mapping[str, int]) -> str:
+    """A person-year's totals as stored: a JSON object with sorted keys, no spaces."""
+    return orjson.dumps(dict(totals), option=orjson.OPT_SORT_KEYS).decode("utf-8")
 
 
 class TokenRepository:
@@ -172,9 +178,12 @@ class TraceRepository:
         """Store a snapshot of terms unless it is there already (its name is its hash)."""
         from sqlalchemy.dialects import postgresql, sqlite
 
-        dialect = self.session.get_bind().dialect.name
-        module: Any = postgresql if dialect == "postgresql" else sqlite
+        module: Any = postgresql if _dialect(self.session) == "postgresql" else sqlite
         table = SettlementTerms.__table__
         assert isinstance(table, Table)
         self.session.execute(module.insert(table).values(id=name, body=body, created_at=now())
                              .on_conflict_do_nothing(index_elements=["id"]))
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
