@@ -23,6 +23,7 @@ settled once: the second is answered with the first reply (same claim) or 409 (a
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from concurrent.futures import Future
@@ -161,13 +162,15 @@ def settle_batch(uow: UnitOfWork, requests: Sequence[SettleRequest]) -> list[Out
                                f"person {person.psn_no} was settled as {insutype} in {year}",
                                psn_no=person.psn_no)
             categories = person.categories_on(claim.setl_time.date())
-            # the casework hooks read the person's psn_no, insutype and region only
-            routed = req.care.route(uow, cast(PersonModel, person), claim)  # refuses, or 14 / 21
+            # the route notes what it found: afresh in each attempt (a batch may be settled
+            # again); the casework hooks read the person's psn_no, insutype and region only
+            care = dataclasses.replace(req.care, info={}, ctx=None)
+            routed = care.route(uow, cast(PersonModel, person), claim)  # refuses, or 14 / 21
             prepared = kernel.prepare(routed, person.insutype, person.region, categories)
         except MinshengError as exc:
             outcomes[i] = exc
             continue
-        item = _Accepted(i, sender, person, prepared, req.care, req.digest)
+        item = _Accepted(i, sender, person, prepared, care, req.digest)
         leaders[claim.setl_id] = item
         accepted.append(item)
 

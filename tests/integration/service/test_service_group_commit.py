@@ -252,3 +252,31 @@ def test_a_request_given_up_by_its_client_does_not_disturb_its_batch(
     retry = client.post("/api/v1/settlements", json=claim_body(
         gone.claim.setl_id, psn_no, setl_time="2023-04-01T10:00:00"), headers=roles.hospital)
     assert retry.status_code == 200 and retry.headers["idempotent-replay"] == "true"
+
+
+def test_a_batch_settled_again_gives_the_same_reply_and_trace(
+        client: TestClient, roles: Roles, database: Database) -> None:
+    """A batch rolled back and settled again (another transaction took a ``setl_id``
+    meanwhile, or the database broke a deadlock) notes the casework route afresh."""
+    psn_no = register(client, roles, region="220102")
+    claim = {**claim_body(uid("S"), psn_no), "care_region": "222401",  # 延吉市: in Jilin
+             "visit": "emergency_observation"}
+    once = {**claim, "setl_id": uid("S"), "setl_time": "2023-09-01T10:00:00"}
+    [alone] = settle_together(database, [once])
+    requests = [settlements.parse_request(claim, principal=SYSTEM)]
+    with UnitOfWork(database, write=True) as uow:
+        settle_batch(uow, requests)  # rolled back: settled again below, with the same request
+    [again] = _settle_requests(database, requests)
+    assert reply(again)["route"] == reply(alone)["route"]
+    assert reply(again)["route"]["scope"] == "in_province"
+    traces = [client.get(f"/api/v1/settlements/{c['setl_id']}", headers=roles.admin).json()
+              ["trace"] for c in (once, claim)]
+    assert [s["name"] for s in traces[1]] == [s["name"] for s in traces[0]]
+    assert [s["name"] for s in traces[1]].count("route") == 1
+
+
+def _settle_requests(db: Database, requests: Sequence[Any]) -> list[Outcome]:
+    with UnitOfWork(db, write=True) as uow:
+        outcomes = settle_batch(uow, requests)
+        uow.commit()
+    return [o for o in outcomes if isinstance(o, SettleReply | BaseException)]
