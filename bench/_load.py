@@ -11,11 +11,11 @@ from urllib.parse import urlsplit
 import orjson
 
 
-async def _one_connection(host: str, port: int, request: bytes, count: int,
+async def _one_connection(host: str, port: int, requests: list[bytes],
                           latencies: list[float], statuses: list[int]) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     try:
-        for _ in range(count):
+        for request in requests:
             t0 = time.perf_counter()
             writer.write(request)
             await writer.drain()
@@ -49,17 +49,21 @@ def request_bytes(method: str, url: str, body: Any = None,
 
 
 def load(url: str, request: bytes, concurrency: int, requests: int) -> dict[str, Any]:
-    """Send ``requests`` requests over ``concurrency`` connections; return rate and latency."""
+    """Send one request ``requests`` times over ``concurrency`` connections."""
+    return load_many(url, [request] * requests, concurrency)
+
+
+def load_many(url: str, requests: list[bytes], concurrency: int) -> dict[str, Any]:
+    """Send the requests over ``concurrency`` keep-alive connections; rate and latency."""
     parts = urlsplit(url)
     latencies: list[float] = []
     statuses: list[int] = []
+    shares = [requests[i::concurrency] for i in range(concurrency)]
 
     async def go() -> float:
-        per = max(1, requests // concurrency)
         start = time.perf_counter()
         await asyncio.gather(*(_one_connection(parts.hostname or "127.0.0.1", parts.port or 80,
-                                               request, per, latencies, statuses)
-                               for _ in range(concurrency)))
+                                               share, latencies, statuses) for share in shares))
         return time.perf_counter() - start
 
     elapsed = asyncio.run(go())

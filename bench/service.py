@@ -18,13 +18,10 @@ Usage: ``python bench/service.py [--requests N] [--backends postgres,sqlite] [--
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
-import statistics
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -33,7 +30,7 @@ from urllib.parse import urlsplit
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _load import request_bytes
+from _load import load_many, request_bytes
 from _server import running_server
 
 PG_URL = os.environ.get("MINSHENG_TEST_POSTGRES_URL",
@@ -92,50 +89,11 @@ def emit(**fields: object) -> None:
     print(json.dumps(fields, ensure_ascii=False), flush=True)
 
 
-async def _connection(host: str, port: int, requests: list[bytes], latencies: list[float],
-                      statuses: list[int]) -> None:
-    reader, writer = await asyncio.open_connection(host, port)
-    try:
-        for request in requests:
-            t0 = time.perf_counter()
-            writer.write(request)
-            await writer.drain()
-            status_line = await reader.readline()
-            length = 0
-            while True:
-                line = await reader.readline()
-                if line in (b"\r\n", b""):
-                    break
-                name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-length":
-                    length = int(value)
-            await reader.readexactly(length)
-            latencies.append(time.perf_counter() - t0)
-            statuses.append(int(status_line.split()[1]))
-    finally:
-        writer.close()
-
-
 def load(url: str, requests: list[bytes], concurrency: int) -> dict[str, Any]:
-    """Send the requests over ``concurrency`` keep-alive connections; rate and latency."""
-    parts = urlsplit(url)
-    latencies: list[float] = []
-    statuses: list[int] = []
-    share = [requests[i::concurrency] for i in range(concurrency)]
-
-    async def go() -> float:
-        start = time.perf_counter()
-        await asyncio.gather(*(_connection(parts.hostname or "127.0.0.1", parts.port or 80, s,
-                                           latencies, statuses) for s in share))
-        return time.perf_counter() - start
-
-    elapsed = asyncio.run(go())
-    latencies.sort()
-    return {"concurrency": concurrency, "requests": len(latencies),
-            "settlements_per_s": round(len(latencies) / elapsed),
-            "p50_ms": round(statistics.median(latencies) * 1e3, 2),
-            "p99_ms": round(latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1e3, 2),
-            "errors": sum(1 for s in statuses if s >= 400)}
+    """Settlements sent over ``concurrency`` keep-alive connections (see bench/_load.py)."""
+    result = load_many(url, requests, concurrency)
+    result["settlements_per_s"] = result.pop("requests_per_s")
+    return result
 
 
 def claims(url: str, headers: dict[str, str], people: list[str], n: int) -> list[bytes]:
