@@ -257,8 +257,12 @@ def parse_value(unit: str, raw: Any, where: str) -> Any:
     raise InputError(where, f"未知单位 {unit}", f"unknown unit {unit}")
 
 
-class _Loader(yaml.SafeLoader):
-    """A safe loader that leaves dates as text, so a bad date is reported with its key."""
+_SafeBase: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when installed
+
+
+class _Loader(_SafeBase):  # type: ignore[misc]
+    """A safe loader (libyaml's parser when available) that leaves dates as text, so a bad
+    date is reported with its key."""
 
 
 _Loader.yaml_implicit_resolvers = {
