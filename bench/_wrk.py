@@ -24,10 +24,15 @@ def load(url: str, body: Any, concurrency: int, seconds: int = 8) -> dict[str, A
     script = ("wrk.method = 'POST'\n"
               f"wrk.body = [[{orjson.dumps(body).decode()}]]\n"
               "wrk.headers['Content-Type'] = 'application/json'\n")
+    return run_script(url, script, concurrency, seconds)
+
+
+def run_script(url: str, script: str, concurrency: int, seconds: int = 8) -> dict[str, Any]:
+    """Run wrk with a Lua ``script`` (e.g. one whose ``request()`` makes each body anew)."""
     with tempfile.TemporaryDirectory() as tmp:
         lua = Path(tmp) / "post.lua"
         lua.write_text(script)
-        threads = min(2, concurrency)
+        threads = 1  # one load thread: the server keeps both cores
         done = subprocess.run(["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{seconds}s",
                                "--latency", "-s", str(lua), url],
                               capture_output=True, text=True, check=True, timeout=seconds + 30)

@@ -12,7 +12,12 @@ Each line also gives the CPU time spent per settlement by the server process(es)
 (``server_cpu_ms``) and by all PostgreSQL processes of the machine (``pg_cpu_ms``, 0 on
 SQLite), read from ``/proc``: on a shared machine these are steadier than the rates.
 
-Usage: ``python bench/service.py [--requests N] [--backends postgres,sqlite] [--workers W]``.
+With ``wrk`` installed (Debian package ``wrk``) the claims are made and sent by wrk's Lua
+script (``--seconds`` per measurement); the asyncio client (``--client python``) sends
+``--requests`` claims made beforehand, and costs the 2-core machine's server more CPU.
+
+Usage: ``python bench/service.py [--requests N] [--backends postgres,sqlite] [--workers W]
+[--client auto|wrk|python] [--seconds S]``.
 """
 
 from __future__ import annotations
@@ -28,8 +33,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import orjson
 
 sys.path.insert(0, str(Path(__file__).parent))
+import _wrk
 from _load import load_many, request_bytes
 from _server import running_server
 
@@ -96,18 +103,37 @@ def load(url: str, requests: list[bytes], concurrency: int) -> dict[str, Any]:
     return result
 
 
+def claim(run: str, i: int, people: list[str]) -> dict[str, Any]:
+    """The ``i``-th claim of a run: a new ``setl_id``, persons in turn, varied amounts."""
+    return {"setl_id": f"B{run}-{i}", "psn_no": people[i % len(people)],
+            "setl_time": f"2023-{1 + i % 12:02d}-15T10:00:00", "med_type": "21",
+            "hosp_lv": 1 + i % 3, "in_province": True,
+            "medfee_sumamt": f"{2000 + i % 5000}.{i % 100:02d}",
+            "fulamt_ownpay_amt": "100.00", "preselfpay_amt": "50.00",
+            "overlmt_selfpay": "0.00"}
+
+
 def claims(url: str, headers: dict[str, str], people: list[str], n: int) -> list[bytes]:
     run = uuid.uuid4().hex[:8]
-    out = []
-    for i in range(n):
-        body = {"setl_id": f"B{run}-{i}", "psn_no": people[i % len(people)],
-                "setl_time": f"2023-{1 + i % 12:02d}-15T10:00:00", "med_type": "21",
-                "hosp_lv": 1 + i % 3, "in_province": True,
-                "medfee_sumamt": f"{2000 + i % 5000}.{i % 100:02d}",
-                "fulamt_ownpay_amt": "100.00", "preselfpay_amt": "50.00",
-                "overlmt_selfpay": "0.00"}
-        out.append(request_bytes("POST", url, body, headers))
-    return out
+    return [request_bytes("POST", url, claim(run, i, people), headers) for i in range(n)]
+
+
+def wrk_script(headers: dict[str, str], people: list[str]) -> str:
+    """The same claims as :func:`claim`, made by wrk's Lua ``request()`` one by one."""
+    template = orjson.dumps(claim("RUN", 0, ["PSN"])).decode()
+    for key, mark in (("B" + "RUN-0", "B%s-%d"), ("PSN", "%s"), ("2023-01-15", "2023-%02d-15"),
+                      ('"hosp_lv":1', '"hosp_lv":%d'), ("2000.00", "%d.%02d")):
+        template = template.replace(key, mark, 1)
+    lua_people = ",".join(f'"{p}"' for p in people)
+    set_headers = "".join(f"wrk.headers[{k!r}] = {v!r}\n" for k, v in headers.items())
+    return (f"wrk.method = 'POST'\nwrk.headers['Content-Type'] = 'application/json'\n{set_headers}"
+            f"local people = {{{lua_people}}}\nlocal run = '{uuid.uuid4().hex[:8]}'\nlocal i = 0\n"
+            "function request()\n"
+            f"  local body = string.format('{template}', run, i, people[i % #people + 1],\n"
+            "    1 + i % 12, 1 + i % 3, 2000 + i % 5000, i % 100)\n"
+            "  i = i + 1\n"
+            "  return wrk.format(nil, nil, nil, body)\n"
+            "end\n")
 
 
 def fresh_database(backend: str, folder: Path) -> tuple[str, Any]:
@@ -127,7 +153,7 @@ def fresh_database(backend: str, folder: Path) -> tuple[str, Any]:
     return f"{PG_URL}?options=-csearch_path%3D{schema}", drop
 
 
-def bench_backend(backend: str, requests: int, workers: int) -> None:
+def bench_backend(backend: str, requests: int, workers: int, client: str, seconds: int) -> None:
     from minsheng.service.auth import create_token
     from minsheng.service.db import Database
     from minsheng.service.unit_of_work import UnitOfWork
@@ -154,11 +180,19 @@ def bench_backend(backend: str, requests: int, workers: int) -> None:
                 load(endpoint, claims(endpoint, headers, people, 50), 4)  # warm up
                 server = _server_processes(urlsplit(base).port or 0)
                 for concurrency in (1, 8, 32):
-                    n = requests if concurrency > 1 else max(requests // 4, 50)
-                    batch = claims(endpoint, headers, people, n)
                     postgres = _processes(named="postgres") if backend == "postgres" else []
-                    before = _cpu_seconds(server), _cpu_seconds(postgres)
-                    result = load(endpoint, batch, concurrency)
+                    if client == "wrk":
+                        before = _cpu_seconds(server), _cpu_seconds(postgres)
+                        result = _wrk.run_script(endpoint, wrk_script(headers, people), concurrency,
+                                                 seconds)
+                        result["settlements_per_s"] = result.pop("requests_per_s")
+                    else:
+                        n = requests if concurrency > 1 else max(requests // 4, 50)
+                        batch = claims(endpoint, headers, people, n)
+                        before = _cpu_seconds(server), _cpu_seconds(postgres)
+                        result = load(endpoint, batch, concurrency)
+                        result["client"] = "python"
+                    n = max(1, result["requests"])
                     server_cpu = _cpu_seconds(server) - before[0]
                     pg_cpu = _cpu_seconds(postgres) - before[1]
                     emit(bench="service_settle", backend=backend, workers=workers, **result,
@@ -173,9 +207,13 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--backends", default="postgres,sqlite")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--client", choices=("auto", "wrk", "python"), default="auto",
+                        help="load generator: wrk when installed (auto), else asyncio")
+    parser.add_argument("--seconds", type=int, default=8, help="seconds per measurement (wrk)")
     args = parser.parse_args()
+    client = args.client if args.client != "auto" else ("wrk" if _wrk.available() else "python")
     for backend in args.backends.split(","):
-        bench_backend(backend.strip(), args.requests, args.workers)
+        bench_backend(backend.strip(), args.requests, args.workers, client, args.seconds)
 
 
 if __name__ == "__main__":

@@ -8,16 +8,31 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from starlette.types import Receive, Scope, Send
 
 from minsheng import __version__, web
 from minsheng.api import service
+from minsheng.api.hot_paths import HotPaths, error_response
 from minsheng.api.responses import JSON
 from minsheng.api.routes import calculations, casework_routes, settlements, settlements_preview
 from minsheng.core.errors import MinshengError
 
 
+class MinshengAPI(FastAPI):
+    """FastAPI, with the hot paths (:mod:`minsheng.api.hot_paths`) answered first."""
+
+    hot_paths = HotPaths()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        found = self.hot_paths.match(scope)
+        if found is not None:
+            await self.hot_paths.serve(self, found, scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+
 def create_app() -> FastAPI:
-    app = FastAPI(
+    app = MinshengAPI(
         title="minsheng 民生",
         description="民生政策规则即代码：计算、结算与案件办理、批量模拟。"
                     "Rules as code for Chinese livelihood policy.",
@@ -28,14 +43,15 @@ def create_app() -> FastAPI:
 
     @app.exception_handler(MinshengError)
     async def minsheng_error(_: Request, exc: MinshengError) -> JSON:
-        return JSON(exc.to_dict(), status_code=exc.status)
+        return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSON:
         return JSON(validation_body(exc.errors()), status_code=422)
 
-    app.router.routes.extend(calculations.FAST_ROUTES)  # the calculator's hot path first
-    app.router.routes.extend(settlements.FAST_ROUTES)  # and the settlement writer's
+    app.hot_paths = HotPaths()  # the calculator's and the settlement writer's, before all
+    app.hot_paths.named("/api/v1/calculations/", calculations.fast_run_calculation)
+    app.hot_paths.exact("/api/v1/settlements", settlements.fast_settle)
     app.include_router(calculations.router)
     app.include_router(settlements_preview.router)
     for router in casework_routes.ROUTERS:  # issue 5: casework and watch lists

@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 
 from minsheng.api.deps import STATE_KEY
+from minsheng.api.hot_paths import error_response
 from minsheng.api.responses import JSON
 from minsheng.api.routes import audit, persons, settlements
 from minsheng.service.auth import Unauthorized
@@ -30,7 +31,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Unauthorized)
     async def unauthorized(_: Request, exc: Unauthorized) -> JSON:
-        return JSON(exc.to_dict(), status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        return error_response(exc)  # with WWW-Authenticate
 
     previous = app.router.lifespan_context
 

@@ -15,9 +15,9 @@ locked last, just before the entries are appended, and held until commit.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar, cast
 
 import orjson
 
@@ -33,6 +33,7 @@ SETTLEMENT_COLUMNS = (
     "psn_part_amt", "act_pay_dedc", "request_hash", "reply", "trace", "contributions", "status",
     "settled_at", "settled_by")
 _DATETIMES = ("setl_time", "settled_at")
+T = TypeVar("T")
 AUDIT_COLUMNS = ("seq", "at", "actor", "action", "entity_type", "entity_id", "payload",
                  "prev_hash", "hash")
 
@@ -42,6 +43,16 @@ def canonical_json(value: Any) -> str:
     texts, integers, booleans, lists and objects with text keys, where orjson writes the very
     same characters (a test compares them), several times faster."""
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode("utf-8")
+
+
+@dataclass(frozen=True)
+class Query(Generic[T]):
+    """One read of a batch: its statement (``?`` marks; empty: nothing to ask) and how its
+    rows become the result. :meth:`BatchRepository.read` runs several together."""
+
+    sql: str
+    params: list[Any]
+    decode: Callable[[list[tuple[Any, ...]]], T]
 
 
 @dataclass(frozen=True)
@@ -90,6 +101,18 @@ class BatchRepository:
         self._cursor.execute(self._sql(sql), params)
         return list(self._cursor.fetchall())
 
+    def _insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Rows into ``table``: COPY on PostgreSQL (one stream, far cheaper for both sides
+        than a statement per row), one prepared statement for all on SQLite."""
+        names = ", ".join(columns)
+        if self.pg:
+            with self._cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            marks = ", ".join("?" for _ in columns)
+            self._cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
+
     def _time(self, value: dt.datetime) -> Any:
         return value if self.pg else value.strftime("%Y-%m-%d %H:%M:%S.%f")
 
@@ -99,42 +122,80 @@ class BatchRepository:
         return dt.date.fromisoformat(str(value))
 
     # -- reads ----------------------------------------------------------------------------
+    def read(self, *queries: Query[Any]) -> list[Any]:
+        """Run several reads; on PostgreSQL in one pipeline (one round trip to the server),
+        executed in the order given — so a lock taken by one holds for those after it."""
+        if not self.pg or len(queries) < 2:
+            return [q.decode(self._rows(q.sql, q.params)) if q.sql else q.decode([])
+                    for q in queries]
+        connection = self._cursor.connection
+        cursors = []
+        with connection.pipeline():
+            for q in queries:
+                cursor = connection.cursor()
+                if q.sql:
+                    cursor.execute(self._sql(q.sql), q.params)
+                cursors.append(cursor)
+        return [q.decode(list(c.fetchall()) if q.sql else []) for q, c in zip(queries, cursors, strict=True)]
+
     def tokens(self, hashes: Collection[str]) -> dict[str, TokenRow]:
+        return cast(dict[str, TokenRow], self.read(self.tokens_query(hashes))[0])
+
+    def tokens_query(self, hashes: Collection[str]) -> Query[dict[str, TokenRow]]:
+        def decode(rows: list[tuple[Any, ...]]) -> dict[str, TokenRow]:
+            return {h: TokenRow(i, role, region, psn, revoked is not None)
+                    for h, i, role, region, psn, revoked in rows}
+
         if not hashes:
-            return {}
-        rows = self._rows("SELECT secret_hash, id, role, region, psn_no, revoked_at FROM api_token "
-                          f"WHERE {self._among('secret_hash')}", [self._list(hashes)])
-        return {h: TokenRow(i, role, region, psn, revoked is not None)
-                for h, i, role, region, psn, revoked in rows}
+            return Query("", [], decode)
+        return Query("SELECT secret_hash, id, role, region, psn_no, revoked_at FROM api_token "
+                     f"WHERE {self._among('secret_hash')}", [self._list(hashes)], decode)
 
     def lock_persons(self, psn_nos: Collection[str]) -> dict[str, Person]:
+        return cast(dict[str, Person], self.read(self.lock_persons_query(psn_nos))[0])
+
+    def lock_persons_query(self, psn_nos: Collection[str]) -> Query[dict[str, Person]]:
         """The persons with their categories (in the order registered), rows locked."""
+        def decode(rows: list[tuple[Any, ...]]) -> dict[str, Person]:
+            found: dict[str, tuple[str, str, list[Holding]]] = {}
+            for psn_no, insutype, region, category, start, end in rows:
+                _, _, held = found.setdefault(psn_no, (insutype, region, []))
+                if category is not None:
+                    held.append(Holding(category, self._date(start), self._date(end)))
+            return {p: Person(p, t, r, tuple(h)) for p, (t, r, h) in found.items()}
+
         if not psn_nos:
-            return {}
+            return Query("", [], decode)
         lock = " FOR UPDATE OF p" if self.pg else ""
-        rows = self._rows(
+        return Query(
             "SELECT p.psn_no, p.insutype, p.region, c.category, c.valid_from, c.valid_to "
             "FROM person p LEFT JOIN person_category c ON c.psn_no = p.psn_no "
             f"WHERE {self._among('p.psn_no')} ORDER BY p.psn_no, c.id{lock}",
-            [self._list(sorted(psn_nos))])
-        found: dict[str, tuple[str, str, list[Holding]]] = {}
-        for psn_no, insutype, region, category, start, end in rows:
-            _, _, held = found.setdefault(psn_no, (insutype, region, []))
-            if category is not None:
-                held.append(Holding(category, self._date(start), self._date(end)))
-        return {p: Person(p, t, r, tuple(h)) for p, (t, r, h) in found.items()}
+            [self._list(sorted(psn_nos))], decode)
 
     def settlements(self, setl_ids: Collection[str]) -> dict[str, StoredSettlement]:
+        return cast(dict[str, StoredSettlement], self.read(self.settlements_query(setl_ids))[0])
+
+    def settlements_query(self, setl_ids: Collection[str]) -> Query[dict[str, StoredSettlement]]:
+        def decode(rows: list[tuple[Any, ...]]) -> dict[str, StoredSettlement]:
+            return {r[0]: StoredSettlement(*r) for r in rows}
+
         if not setl_ids:
-            return {}
-        rows = self._rows("SELECT setl_id, psn_no, region, request_hash, reply FROM settlement "
-                          f"WHERE {self._among('setl_id')}", [self._list(setl_ids)])
-        return {r[0]: StoredSettlement(*r) for r in rows}
+            return Query("", [], decode)
+        return Query("SELECT setl_id, psn_no, region, request_hash, reply FROM settlement "
+                     f"WHERE {self._among('setl_id')}", [self._list(setl_ids)], decode)
 
     def insutypes_used(self, pairs: Collection[tuple[str, int]]) -> dict[tuple[str, int], str]:
+        return cast(dict[tuple[str, int], str], self.read(self.insutypes_used_query(pairs))[0])
+
+    def insutypes_used_query(self, pairs: Collection[tuple[str, int]]
+                             ) -> Query[dict[tuple[str, int], str]]:
         """Per (psn_no, year): the insurance type of its unreversed settlements, if any."""
+        def decode(rows: list[tuple[Any, ...]]) -> dict[tuple[str, int], str]:
+            return {(p, int(y)): t for p, y, t in rows if t is not None}
+
         if not pairs:
-            return {}
+            return Query("", [], decode)
         ordered = sorted(pairs)
         first = ("SELECT s.insutype FROM settlement s WHERE s.psn_no = v.psn_no "
                  "AND s.year = v.year AND s.status = 'settled' LIMIT 1")  # one index probe
@@ -144,21 +205,29 @@ class BatchRepository:
         else:
             pairs_sql = ("(SELECT a.value AS psn_no, b.value AS year FROM json_each(?) a "
                          "JOIN json_each(?) b ON a.key = b.key) AS v")
-        rows = self._rows(f"SELECT v.psn_no, v.year, ({first}) FROM {pairs_sql}",
-                          [self._list(p for p, _ in ordered),
-                           self._list((y for _, y in ordered), "integer")])
-        return {(p, int(y)): t for p, y, t in rows if t is not None}
+        return Query(f"SELECT v.psn_no, v.year, ({first}) FROM {pairs_sql}",
+                     [self._list(p for p, _ in ordered),
+                      self._list((y for _, y in ordered), "integer")], decode)
 
     def accumulators(self, pairs: Collection[tuple[str, int]]
                      ) -> dict[tuple[str, int], dict[str, int]]:
+        return cast(dict[tuple[str, int], dict[str, int]],
+                    self.read(self.accumulators_query(pairs))[0])
+
+    def accumulators_query(self, pairs: Collection[tuple[str, int]]
+                           ) -> Query[dict[tuple[str, int], dict[str, int]]]:
+        wanted = set(pairs)
+
+        def decode(rows: list[tuple[Any, ...]]) -> dict[tuple[str, int], dict[str, int]]:
+            return {(p, int(y)): orjson.loads(t) for p, y, t in rows if (p, int(y)) in wanted}
+
         if not pairs:
-            return {}
-        rows = self._rows(
+            return Query("", [], decode)
+        return Query(
             "SELECT psn_no, year, totals FROM accumulator_year "
             f"WHERE {self._among('psn_no')} AND {self._among('year', 'integer')}",
-            [self._list({p for p, _ in pairs}), self._list({y for _, y in pairs}, "integer")])
-        wanted = set(pairs)
-        return {(p, int(y)): orjson.loads(t) for p, y, t in rows if (p, int(y)) in wanted}
+            [self._list({p for p, _ in pairs}), self._list({y for _, y in pairs}, "integer")],
+            decode)
 
     # -- writes ---------------------------------------------------------------------------
     def insert_settlements(self, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -166,11 +235,9 @@ class BatchRepository:
         IntegrityError (the writer then settles the batch again)."""
         if not rows:
             return
-        marks = ", ".join("?" for _ in SETTLEMENT_COLUMNS)
         values = [[self._time(r[c]) if c in _DATETIMES else r[c] for c in SETTLEMENT_COLUMNS]
                   for r in rows]
-        self._cursor.executemany(self._sql(
-            f"INSERT INTO settlement ({', '.join(SETTLEMENT_COLUMNS)}) VALUES ({marks})"), values)
+        self._insert("settlement", SETTLEMENT_COLUMNS, values)
 
     def write_accumulators(self, changes: Iterable[tuple[str, int, Mapping[str, int],
                                                          Mapping[str, int]]]) -> None:
@@ -218,9 +285,7 @@ class BatchRepository:
             rows.append((seq, at, actor, action, entity_type, entity_id, canonical_json(payload),
                          prev, digest))
             prev = digest
-        marks = ", ".join("?" for _ in AUDIT_COLUMNS)
-        self._cursor.executemany(self._sql(
-            f"INSERT INTO audit_entry ({', '.join(AUDIT_COLUMNS)}) VALUES ({marks})"), rows)
+        self._insert("audit_entry", AUDIT_COLUMNS, rows)
         self._cursor.execute(self._sql("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1"),
                              [seq, prev])
         return [r[0] for r in rows]

@@ -116,7 +116,17 @@ def settle_batch(uow: UnitOfWork, requests: Sequence[SettleRequest]) -> list[Out
     outcomes: list[Outcome | None] = [None] * n
     principals: list[Principal | None] = [None] * n
     db = BatchRepository(uow)
-    tokens = db.tokens({r.secret_hash for r in requests if r.principal is None and r.secret_hash})
+    sent = [r.claim for r in requests if r.claim is not None]
+    years = {(c.psn_no, c.setl_time.year) for c in sent}
+    # every read of the batch at once (one round trip on PostgreSQL): the persons are locked
+    # first, then what is stored of them is read under that lock
+    tokens, persons, existing, used, before = db.read(
+        db.tokens_query({r.secret_hash for r in requests
+                         if r.principal is None and r.secret_hash}),
+        db.lock_persons_query({c.psn_no for c in sent}),
+        db.settlements_query({c.setl_id for c in sent}),
+        db.insutypes_used_query(years),
+        db.accumulators_query(years))
     for i, req in enumerate(requests):
         try:
             who = _principal(req, tokens)
@@ -128,11 +138,6 @@ def settle_batch(uow: UnitOfWork, requests: Sequence[SettleRequest]) -> list[Out
             outcomes[i] = exc
     live = [i for i in range(n) if outcomes[i] is None]
     claims = {i: _claim(requests[i]) for i in live}
-    persons = db.lock_persons({c.psn_no for c in claims.values()})
-    existing = db.settlements({c.setl_id for c in claims.values()})
-    years = {(c.psn_no, c.setl_time.year) for c in claims.values() if c.psn_no in persons}
-    used = db.insutypes_used(years)
-    before = db.accumulators(years)
 
     accepted: list[_Accepted] = []
     leaders: dict[str, _Accepted] = {}

@@ -261,3 +261,10 @@ def test_every_change_is_in_the_audit_trail_and_the_chain_verifies(
     created = next(e for e in entries if e["entity_id"] == psn_no)
     assert "**********" in created["payload"]["certno"]
     assert client.get("/api/v1/audit/verify", headers=roles.admin).json()["ok"] is True
+
+
+def test_an_audit_position_beyond_any_sequence_number_is_refused_naming_it(
+        client: TestClient, roles: Roles) -> None:
+    reply = client.get("/api/v1/audit", params={"after": 2**63}, headers=roles.admin)
+    assert reply.status_code == 422
+    assert reply.json()["field"] == "query.after"

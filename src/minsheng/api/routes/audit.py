@@ -14,7 +14,7 @@ router = APIRouter(prefix="/api/v1/audit", tags=["audit 审计"])
 
 
 @router.get("", summary="审计记录（按序号）")
-def entries(after: int = Query(0, ge=0, description="从此序号之后"),
+def entries(after: int = Query(0, ge=0, le=2**63 - 1, description="从此序号之后"),
             limit: int = Query(100, ge=1, le=1000, description="条数"),
             who: Principal = Depends(principal),
             uow: UnitOfWorkFactory = Depends(uow_factory)) -> JSON:

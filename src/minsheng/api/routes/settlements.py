@@ -8,7 +8,6 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Body, Depends, Header, Request
 from fastapi.responses import HTMLResponse, Response
-from starlette.routing import Route
 
 from minsheng.api.deps import database, principal, uow_factory
 from minsheng.api.responses import JSON
@@ -79,8 +78,8 @@ def _reply(reply: SettleReply) -> Response:
 
 
 async def fast_settle(request: Request) -> Response:
-    """The settlement hot path, mounted as a plain Starlette route ahead of the FastAPI
-    routes (:data:`FAST_ROUTES`): no thread per request and no token query of its own. The
+    """The settlement hot path, answered before the app's middleware and router
+    (:mod:`minsheng.api.hot_paths`): no thread per request and no token query of its own. The
     claim is parsed here and joins the settlement writer's next batch, where the token is
     resolved together with the batch's others (401 and 403 before any error of the body);
     the reply comes once the batch has committed."""
@@ -113,6 +112,3 @@ def reverse(setl_id: str,
             uow: UnitOfWorkFactory = Depends(uow_factory)) -> JSON:
     return JSON(settlements.reverse(uow(write=True), who, setl_id, body))
 
-
-FAST_ROUTES = [Route("/api/v1/settlements", fast_settle, methods=["POST"])]
-"""Routes to put first in the app (see :func:`fast_settle`)."""
