@@ -104,6 +104,25 @@ def test_a_hash_index_finds_each_key_even_when_keys_share_their_high_bits() -> N
     assert HashIndex(np.zeros(0, np.uint64)).find(queries).tolist() == [-1] * len(queries)
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_a_hash_index_finds_what_a_dictionary_finds(seed: int) -> None:
+    # keys crowded into few high bits and repeated: long probe runs, ties, absent queries
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 3000))
+    high = rng.integers(0, 1 << int(rng.integers(1, 12)), n).astype(np.uint64) << np.uint64(52)
+    keys = high | rng.integers(0, 50, n).astype(np.uint64)
+    if seed % 2:
+        keys[-1] = np.uint64(2**64 - 1)  # the very last slot's home
+    first: dict[int, int] = {}
+    for i, k in enumerate(keys.tolist()):
+        first.setdefault(k, i)
+    queries = np.concatenate([keys, rng.integers(0, 2**63, 500).astype(np.uint64) << np.uint64(1),
+                              keys + np.uint64(1)])
+    index = HashIndex(keys)
+    assert index.distinct == (len(first) == n)
+    assert index.find(queries).tolist() == [first.get(q, -1) for q in queries.tolist()]
+
+
 def test_a_claims_person_is_the_one_with_the_same_text_and_no_other(shanxi: Population) -> None:
     persons = load_persons(shanxi.persons)
     wanted = pl.concat([persons.psn_no.sample(3000, with_replacement=True, seed=1),

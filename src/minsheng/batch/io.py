@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from minsheng.batch.money_text import money_arrays
 from minsheng.core.categories import category_key
 from minsheng.core.errors import InputError
 from minsheng.core.parameters import ParameterView, default_store
@@ -386,59 +387,62 @@ class Persons:
 
 
 class HashIndex:
-    """Positions of 64-bit keys, found by sorting (the sort packs each key's position into
-    its low bits, so that one fast value sort gives the order too). ``distinct`` tells
-    whether no key repeats."""
+    """Positions of 64-bit keys in an open-addressing table (linear probing, at most half
+    full), found by one gather per probe. ``distinct`` tells whether no key repeats.
+
+    The table is laid out from one value sort: each key's position is packed into its low
+    bits, the packed keys are sorted, and the ``i``-th key (in that order) takes slot
+    ``max(home_i, slot_{i-1} + 1)`` — a running maximum, with no loop over the keys."""
 
     def __init__(self, keys: npt.NDArray[np.uint64]) -> None:
         n = len(keys)
-        self.bits = _position_bits(n)
-        low = np.uint64((1 << self.bits) - 1)
+        self.keys = keys
+        bits = _position_bits(n)
+        self.home_bits = min(bits + 1, 64 - bits)
+        """The table has 2^home_bits slots: a key's home slot is its top bits."""
+        self.distinct = True
+        if not n:
+            self.slots: npt.NDArray[np.signedinteger[Any]] = np.full(2, -1, np.int32)
+            return
+        low = np.uint64((1 << bits) - 1)
         packed = np.sort((keys & ~low) | np.arange(n, dtype=np.uint64))
-        self.high = packed & ~low
-        self.position = (packed & low).astype(np.int64)
-        self.keys = keys[self.position]
-        ordered = np.sort(keys)
-        self.distinct = not bool((ordered[1:] == ordered[:-1]).any())
+        position = (packed & low).astype(np.int64)
+        # the home slot comes from bits above the position bits: it grows with the order
+        home = (packed >> np.uint64(64 - self.home_bits)).astype(np.int64)
+        rank = np.arange(n, dtype=np.int64)
+        slot = rank + np.maximum.accumulate(home - rank)
+        # the last slot stays empty: a probe past the end stops there
+        self.slots = np.full(max(1 << self.home_bits, int(slot[-1]) + 1) + 1, -1,
+                             np.int32 if n < 1 << 31 else np.int64)
+        self.slots[slot] = position
+        # equal keys share their high bits: only keys sharing them with a neighbour can repeat
+        shared = np.flatnonzero((packed[1:] ^ packed[:-1]) <= low)
+        if shared.size:
+            candidates = keys[position[np.union1d(shared, shared + 1)]]
+            self.distinct = len(np.unique(candidates)) == len(candidates)
 
     def find(self, queries: npt.NDArray[np.uint64]) -> I64:
         """The position of each query among the keys (the first if repeated), −1 if absent."""
         out = np.full(len(queries), -1, np.int64)
-        n = len(self.keys)
-        if not n or not len(queries):
+        if not len(self.keys) or not len(queries):
             return out
-        low = np.uint64((1 << self.bits) - 1)
-        order = _sorted_positions(queries)  # queries in key order: the search walks forward
-        q = queries[order]
-        high = q & ~low
-        at = np.searchsorted(self.high, high)
-        np.minimum(at, n - 1, out=at)
-        hit = self.keys[at] == q
-        out[order[hit]] = self.position[at[hit]]
-        # another key with the same high bits may follow: look further (rarely needed)
-        todo = np.flatnonzero(~hit & (self.high[at] == high))
-        while len(todo):
-            at_next = at[todo] + 1
-            todo = todo[at_next < n]
-            at_next = at_next[at_next < n]
-            same_high = self.high[at_next] == high[todo]
-            hit = same_high & (self.keys[at_next] == q[todo])
-            out[order[todo[hit]]] = self.position[at_next[hit]]
-            at[todo] = at_next
-            todo = todo[same_high & ~hit]
+        at = (queries >> np.uint64(64 - self.home_bits)).astype(np.int64)
+        todo = np.arange(len(queries))
+        q = queries
+        last = len(self.slots) - 1
+        while todo.size:  # (at most half full: a probe or two)
+            k = self.slots[at].astype(np.int64)
+            empty = k < 0
+            k[empty] = 0
+            hit = ~empty & (self.keys[k] == q)
+            out[todo[hit]] = k[hit]
+            more = np.flatnonzero(~(hit | empty))
+            todo, q, at = todo[more], q[more], np.minimum(at[more] + 1, last)
         return out
 
 
 def _position_bits(n: int) -> int:
     return max(1, (max(n, 1) - 1).bit_length())
-
-
-def _sorted_positions(keys: npt.NDArray[np.uint64]) -> npt.NDArray[np.intp]:
-    """A permutation putting ``keys`` in order of their high bits (a fast value sort)."""
-    bits = _position_bits(len(keys))
-    low = np.uint64((1 << bits) - 1)
-    packed = np.sort((keys & ~low) | np.arange(len(keys), dtype=np.uint64))
-    return (packed & low).astype(np.intp)
 
 
 def _category_masks(values: list[str | None]) -> dict[str | None, tuple[int, str | None]]:
@@ -667,32 +671,12 @@ def duplicate_setl_ids(path: Path, hashes: npt.NDArray[np.uint64], rows: I64) ->
 
 # -- outputs ------------------------------------------------------------------------------
 
-def fen_text(expr: pl.Expr) -> pl.Expr:
-    """Fen (≥ 0) as yuan text with exactly two decimals (``58000 → "580.00"``)."""
-    return pl.format("{}.{}", expr // 100, (expr % 100).cast(pl.String).str.zfill(2))
-
-
-def fen_decimals(fen: I64) -> pl.Series:
-    """Fen as a decimal(18, 2) Series of yuan, built from the unscaled integers (exact)."""
-    fen = np.ascontiguousarray(fen, np.int64)
-    words = np.empty((len(fen), 2), np.int64)
-    words[:, 0] = fen
-    words[:, 1] = fen >> 63
-    array = pa.Array.from_buffers(pa.decimal128(18, 2), len(fen),
-                                  [None, pa.py_buffer(words)])
-    series = pl.from_arrow(array)
-    assert isinstance(series, pl.Series)
-    return series
-
-
 def money_texts(values: Mapping[str, I64], no_cap: tuple[str, ...] = CAP_ROOMS) -> dict[str, pl.Series]:
-    """Fen arrays as two-decimal texts (``"580.00"``); ``-1`` in a cap-room column: empty."""
-    decimals = pl.DataFrame([fen_decimals(v).alias(k) for k, v in values.items()])
-    exprs = []
-    for k, v in values.items():
-        text = pl.col(k).cast(pl.String)
-        if k in no_cap:
-            text = pl.when(pl.lit(pl.Series(v)) >= 0).then(text).otherwise(None)
-        exprs.append(text.alias(k))
-    out = decimals.select(exprs)
-    return {k: out[k] for k in values}
+    """Fen arrays as two-decimal texts (``"580.00"``); ``-1`` in a cap-room column: empty
+    (:func:`minsheng.batch.money_text.money_arrays`, as Polars Series)."""
+    out = {}
+    for k, array in money_arrays(values, no_cap).items():
+        series = pl.from_arrow(array)
+        assert isinstance(series, pl.Series)
+        out[k] = series.alias(k)
+    return out

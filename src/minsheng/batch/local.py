@@ -78,10 +78,18 @@ from minsheng.batch.io import (
     prepare_claims,
     unreadable,
 )
+from minsheng.batch.money_text import money_arrays
 from minsheng.batch.person_years import WATCH_MISSING, WatchLists, missing_warnings, watch_lists
 from minsheng.core.errors import InputError, MinshengError
 from minsheng.core.parameters import ParameterView
-from minsheng.rules.settlement import Claims, Settlement, resolve, settle
+from minsheng.rules.settlement import (
+    Claims,
+    ParameterResolver,
+    Settlement,
+    parameter_resolver,
+    resolve,
+    settle,
+)
 from minsheng.rules.settlement_params import period_breaks
 
 DEFAULT_CHUNK = 500_000
@@ -335,7 +343,8 @@ def _parameter_keys(frame: pl.DataFrame, persons: Persons, breaks: I64) -> pl.Da
                                 "period"], keep="first", maintain_order=True)
 
 
-def check_parameters(keys: list[pl.DataFrame], view: ParameterView) -> list[str]:
+def check_parameters(keys: list[pl.DataFrame], view: ParameterView,
+                     resolver: ParameterResolver | None = None) -> list[str]:
     """Read every parameter the claims need, once per distinct combination (errors raise).
 
     Returns the warnings of the example values read (the kernel's own warnings)."""
@@ -352,7 +361,7 @@ def check_parameters(keys: list[pl.DataFrame], view: ParameterView) -> list[str]
         "med_type": distinct["med_type"].to_numpy(), "hosp_lv": distinct["hosp_lv"].to_numpy(),
         "in_province": np.ones(n, np.bool_), "categories": distinct["categories"].to_numpy(),
         **{a: zeros for a in AMOUNTS}})
-    return list(resolve(claims, view).tables.warnings)
+    return list(resolve(claims, view, resolver).tables.warnings)
 
 
 # -- settling one chunk -------------------------------------------------------------------
@@ -369,12 +378,13 @@ class Settled:
     warnings: list[str]
 
 
-def settle_chunk(frame: pl.DataFrame, view: ParameterView, persons: Persons | None = None
-                 ) -> Settled:
+def settle_chunk(frame: pl.DataFrame, view: ParameterView, persons: Persons | None = None,
+                 resolver: ParameterResolver | None = None) -> Settled:
     """Settle prepared rows of whole persons with the kernel.
 
     The person's ``region``, ``resident`` and ``categories`` come from ``persons`` (by
-    ``pidx``) or, when ``persons`` is None, from columns of ``frame`` (the Spark engine)."""
+    ``pidx``) or, when ``persons`` is None, from columns of ``frame`` (the Spark engine).
+    ``resolver`` (made for ``view``) keeps the terms read for earlier chunks."""
     frame = settlement_sorted(frame)
     pidx = frame["pidx"].to_numpy()
     if persons is not None:
@@ -389,7 +399,7 @@ def settle_chunk(frame: pl.DataFrame, view: ParameterView, persons: Persons | No
         "resident": resident, "med_type": frame["med_type"].to_numpy(),
         "hosp_lv": frame["hosp_lv"].to_numpy(), "in_province": frame["in_province"].to_numpy(),
         "categories": categories, **{a: frame[a].to_numpy() for a in AMOUNTS}})
-    params = resolve(claims, view)
+    params = resolve(claims, view, resolver)
     result = settle(claims, params)
     return Settled(frame, region, resident, categories, result, list(params.tables.warnings))
 
@@ -440,11 +450,26 @@ def settlement_order(frame: pl.DataFrame) -> npt.NDArray[np.intp]:
     return order
 
 
-def claim_table(s: Settled, psn_no: pl.Series) -> pl.DataFrame:
-    """Per-claim outputs: ``setl_id``, ``psn_no``, money as text, cap rooms (empty: no cap)."""
+def claim_arrow(s: Settled, psn_no: pl.Series) -> pa.Table:
+    """Per-claim outputs (:data:`CLAIM_OUTPUT_SCHEMA`): ``setl_id``, ``psn_no``, money as
+    text, cap rooms (empty: no cap)."""
     r = s.result
-    texts = money_texts({k: getattr(r, k) for k in (*OUTPUT_MONEY, *CAP_ROOMS)})
-    return pl.DataFrame({"setl_id": s.frame["setl_id"], "psn_no": psn_no, **texts})
+    texts = money_arrays({k: getattr(r, k) for k in (*OUTPUT_MONEY, *CAP_ROOMS)}, CAP_ROOMS,
+                         alike={"fund_pay_sumamt": "hifp_pay"})
+    return pa.table({"setl_id": _arrow_text(s.frame["setl_id"]), "psn_no": _arrow_text(psn_no),
+                     **texts}, schema=CLAIM_OUTPUT_SCHEMA)
+
+
+def _arrow_text(series: pl.Series) -> pa.Array:
+    array = series.to_arrow()
+    return array if array.type == pa.string() else array.cast(pa.string())
+
+
+def claim_table(s: Settled, psn_no: pl.Series) -> pl.DataFrame:
+    """:func:`claim_arrow` as a Polars frame."""
+    frame = pl.from_arrow(claim_arrow(s, psn_no))
+    assert isinstance(frame, pl.DataFrame)
+    return frame
 
 
 def segment_last(result: Settlement) -> npt.NDArray[np.intp]:
@@ -567,26 +592,33 @@ def _worker_view(overrides_json: str) -> ParameterView:
     return parameter_view(json.loads(overrides_json))
 
 
-def _write_parquet(frame: pl.DataFrame, path: Path, meta: str) -> None:
+@functools.lru_cache(maxsize=2)
+def _worker_resolver(work: str, overrides_json: str) -> ParameterResolver:
+    """One resolver per job in each process: each term is read once for all its chunks (and
+    its warnings are the job's own)."""
+    return parameter_resolver(_worker_view(overrides_json))
+
+
+def _write_parquet(frame: pl.DataFrame | pa.Table, path: Path, meta: str) -> None:
     """One part file, written under a temporary name and renamed when complete."""
     os.replace(_write_temporary(frame, path, meta), path)
 
 
-def _write_temporary(frame: pl.DataFrame, path: Path, meta: str) -> Path:
+def _write_temporary(frame: pl.DataFrame | pa.Table, path: Path, meta: str) -> Path:
     """``frame`` written as the part file ``path`` under a temporary name (in ``_work``).
 
     LZ4 pages without dictionaries or statistics: the money texts are nearly all distinct,
     and dictionaries and statistics cost more to write than they save."""
     tmp = path.parent / WORK / f"{path.parent.name}-{path.name}.tmp"
     tmp.parent.mkdir(exist_ok=True)
-    table = frame.to_arrow()
+    table = frame.to_arrow() if isinstance(frame, pl.DataFrame) else frame
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), META_KEY: meta})
     pq.write_table(table, tmp, compression="lz4", row_group_size=1 << 20,
                    use_dictionary=False, write_statistics=False)
     return tmp
 
 
-Parts = list[tuple[pl.DataFrame, Path]]
+Parts = list[tuple[pl.DataFrame | pa.Table, Path]]
 """The tables of a settled bucket and the part files they become."""
 
 
@@ -606,7 +638,7 @@ def settle_bucket(task: BucketTask) -> tuple[BucketResult, Parts]:
     files = sorted(Path(task.work).glob(f"bucket-{task.bucket:05d}*.arrow"))
     frame = pl.concat([pl.read_ipc(f) for f in files]).rechunk() if files else \
         pl.DataFrame(schema=pl.Schema(PREPARED_SCHEMA))
-    settled = settle_chunk(frame, view, persons)
+    settled = settle_chunk(frame, view, persons, _worker_resolver(task.work, task.overrides_json))
     psn_no = persons.psn_no.gather(settled.frame["pidx"].to_numpy())
     warnings = list(settled.warnings)
     parts: Parts = []
@@ -618,7 +650,7 @@ def settle_bucket(task: BucketTask) -> tuple[BucketResult, Parts]:
         parts.append((table, Path(task.person_years) / part_name(task.bucket)))
     else:
         missing = []
-    parts.append((claim_table(settled, psn_no), Path(task.out) / part_name(task.bucket)))
+    parts.append((claim_arrow(settled, psn_no), Path(task.out) / part_name(task.bucket)))
     return (task.bucket, frame.height, warnings, missing), parts
 
 

@@ -94,8 +94,10 @@ from minsheng.rules.settlement_params import (
     MAX_FEN,
     SCALE,
     ClaimParameters,
+    ParameterResolver,
     ParameterTables,
     category_mask,
+    parameter_resolver,
     resolve_parameters,
 )
 
@@ -117,9 +119,9 @@ CHUNK = 1 << 13
 HALF = SCALE // 2
 
 __all__ = [
-    "ACCUMULATOR_FIELDS", "CATEGORY_BITS", "Accumulators", "Claims", "Settlement",
-    "assistance_block", "cap_block", "category_mask", "deductible_block", "person_years",
-    "resolve", "settle", "settlement_order", "year_of",
+    "ACCUMULATOR_FIELDS", "CATEGORY_BITS", "Accumulators", "Claims", "ParameterResolver",
+    "Settlement", "assistance_block", "cap_block", "category_mask", "deductible_block",
+    "parameter_resolver", "person_years", "resolve", "settle", "settlement_order", "year_of",
 ]
 
 
@@ -370,11 +372,14 @@ DETAIL_FIELDS = (
 )
 
 
-def resolve(claims: Claims, view: ParameterView) -> ClaimParameters:
-    """Read the parameters every claim needs (see :func:`resolve_parameters`)."""
+def resolve(claims: Claims, view: ParameterView,
+            resolver: ParameterResolver | None = None) -> ClaimParameters:
+    """Read the parameters every claim needs (see :func:`resolve_parameters`; a
+    ``resolver`` from :func:`parameter_resolver` reuses the terms read by earlier calls)."""
     return resolve_parameters(view, region=claims.region, day=claims.day,
                               resident=claims.resident, med_type=claims.med_type,
-                              hosp_lv=claims.hosp_lv, categories=claims.categories)
+                              hosp_lv=claims.hosp_lv, categories=claims.categories,
+                              resolver=resolver)
 
 
 def settle(claims: Claims, params: ClaimParameters, before: Accumulators | None = None, *,

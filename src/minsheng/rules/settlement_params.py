@@ -490,10 +490,19 @@ class _Resolver:
         return basic, critical, assistance
 
 
+ParameterResolver = _Resolver
+"""Terms read so far for one parameter view (see ``resolver`` of :func:`resolve_parameters`)."""
+
+
+def parameter_resolver(view: ParameterView) -> ParameterResolver:
+    """A resolver to pass to :func:`resolve_parameters` call after call on ``view``."""
+    return _Resolver(view)
+
+
 def resolve_parameters(view: ParameterView, *, region: I64, day: I64, resident: Bools,
                        med_type: npt.NDArray[np.int8], hosp_lv: npt.NDArray[np.int8],
-                       categories: npt.NDArray[np.uint16], chunk: int = 1 << 16
-                       ) -> ClaimParameters:
+                       categories: npt.NDArray[np.uint16], chunk: int = 1 << 16,
+                       resolver: ParameterResolver | None = None) -> ClaimParameters:
     """Read every tier's terms the claims need (each distinct combination once).
 
     Arrays, one row per claim: ``region`` 6-digit codes, ``day`` the claim date as days
@@ -501,9 +510,17 @@ def resolve_parameters(view: ParameterView, *, region: I64, day: I64, resident: 
     ``categories`` the bit mask of the categories held on the claim date
     (:data:`CATEGORY_BITS`). A parameter with no value in force raises ParameterMissing
     naming parameter, region and a claim date.
+
+    ``resolver`` (from :func:`parameter_resolver` on the same ``view``) carries the terms
+    already read from one call to the next, so that a job settling many batches reads each
+    combination once in all; the tables then hold every row read so far, and the warnings
+    name every example parameter read so far. None: a fresh one for this call.
     """
     n = len(day)
-    resolver = _Resolver(view)
+    if resolver is None:
+        resolver = _Resolver(view)
+    elif resolver.view is not view:
+        raise ValueError("the resolver was made for another parameter view")
     rows = [np.zeros(n, np.int32) for _ in range(3)]
     for a in range(0, n, chunk):
         sl = slice(a, a + chunk)
@@ -511,8 +528,8 @@ def resolve_parameters(view: ParameterView, *, region: I64, day: I64, resident: 
                              resident[sl], med_type[sl], hosp_lv[sl], categories[sl])
         for target, part in zip(rows, got, strict=True):
             target[sl] = part
-    tables = ParameterTables(resolver.basic, resolver.critical, resolver.assistance,
-                             resolver.warnings())
+    tables = ParameterTables(list(resolver.basic), list(resolver.critical),
+                             list(resolver.assistance), resolver.warnings())
     return ClaimParameters(tables, *rows)
 
 
