@@ -15,6 +15,10 @@ SQLite), read from ``/proc``: on a shared machine these are steadier than the ra
 With ``wrk`` installed (Debian package ``wrk``) the claims are made and sent by wrk's Lua
 script (``--seconds`` per measurement); the asyncio client (``--client python``) sends
 ``--requests`` claims made beforehand, and costs the 2-core machine's server more CPU.
+With wrk, concurrency 32 is measured twice: closed (each connection sends its next claim
+as soon as it has the reply: the server's capacity, where by Little's law the mean latency
+is 32 / rate) and open at ``--rates`` (default 1,000 claims a second over the same 32
+connections, as hospitals' billing systems send them: the latency at that load).
 
 Usage: ``python bench/service.py [--requests N] [--backends postgres,sqlite] [--workers W]
 [--client auto|wrk|python] [--seconds S]``.
@@ -118,8 +122,34 @@ def claims(url: str, headers: dict[str, str], people: list[str], n: int) -> list
     return [request_bytes("POST", url, claim(run, i, people), headers) for i in range(n)]
 
 
-def wrk_script(headers: dict[str, str], people: list[str]) -> str:
-    """The same claims as :func:`claim`, made by wrk's Lua ``request()`` one by one."""
+PACING = """local ffi = require("ffi")
+ffi.cdef[[
+typedef struct { long tv_sec; long tv_usec; } bench_timeval;
+int gettimeofday(bench_timeval *tv, void *tz);
+]]
+local tv = ffi.new("bench_timeval")
+local function now_ms()
+  ffi.C.gettimeofday(tv, nil)
+  return tonumber(tv.tv_sec) * 1000 + tonumber(tv.tv_usec) / 1000
+end
+local start, sent, interval = nil, 0, 1000 / RATE
+function delay()
+  local t = now_ms()
+  if start == nil then start = t end
+  sent = sent + 1
+  local wait = start + sent * interval - t
+  if wait < 0 then return 0 end
+  return wait
+end
+"""
+"""wrk's ``delay()`` holding the requests of all connections to one schedule of ``RATE``
+requests a second (an open workload, as wrk2 makes it): the k-th request leaves at
+``start + k / RATE`` or, when the server is behind, as soon as a connection is free."""
+
+
+def wrk_script(headers: dict[str, str], people: list[str], rate: int | None = None) -> str:
+    """The same claims as :func:`claim`, made by wrk's Lua ``request()`` one by one; with
+    ``rate``, sent at that many a second (:data:`PACING`)."""
     template = orjson.dumps(claim("RUN", 0, ["PSN"])).decode()
     for key, mark in (("B" + "RUN-0", "B%s-%d"), ("PSN", "%s"), ("2023-01-15", "2023-%02d-15"),
                       ('"hosp_lv":1', '"hosp_lv":%d'), ("2000.00", "%d.%02d")):
@@ -133,7 +163,7 @@ def wrk_script(headers: dict[str, str], people: list[str]) -> str:
             "    1 + i % 12, 1 + i % 3, 2000 + i % 5000, i % 100)\n"
             "  i = i + 1\n"
             "  return wrk.format(nil, nil, nil, body)\n"
-            "end\n")
+            "end\n" + (PACING.replace("RATE", str(rate)) if rate else ""))
 
 
 def fresh_database(backend: str, folder: Path) -> tuple[str, Any]:
@@ -153,7 +183,8 @@ def fresh_database(backend: str, folder: Path) -> tuple[str, Any]:
     return f"{PG_URL}?options=-csearch_path%3D{schema}", drop
 
 
-def bench_backend(backend: str, requests: int, workers: int, client: str, seconds: int) -> None:
+def bench_backend(backend: str, requests: int, workers: int, client: str, seconds: int,
+                  rates: list[int]) -> None:
     from minsheng.service.auth import create_token
     from minsheng.service.db import Database
     from minsheng.service.unit_of_work import UnitOfWork
@@ -179,13 +210,17 @@ def bench_backend(backend: str, requests: int, workers: int, client: str, second
                 endpoint = f"{base}/api/v1/settlements"
                 load(endpoint, claims(endpoint, headers, people, 50), 4)  # warm up
                 server = _server_processes(urlsplit(base).port or 0)
-                for concurrency in (1, 8, 32):
+                runs = [(c, None) for c in (1, 8, 32)]
+                if client == "wrk":
+                    runs += [(32, rate) for rate in rates]
+                for concurrency, rate in runs:
                     postgres = _processes(named="postgres") if backend == "postgres" else []
                     if client == "wrk":
                         before = _cpu_seconds(server), _cpu_seconds(postgres)
-                        result = _wrk.run_script(endpoint, wrk_script(headers, people), concurrency,
-                                                 seconds)
+                        result = _wrk.run_script(endpoint, wrk_script(headers, people, rate),
+                                                 concurrency, seconds)
                         result["settlements_per_s"] = result.pop("requests_per_s")
+                        result["offered_per_s"] = rate  # None: as fast as the replies come
                     else:
                         n = requests if concurrency > 1 else max(requests // 4, 50)
                         batch = claims(endpoint, headers, people, n)
@@ -210,10 +245,14 @@ def main() -> None:
     parser.add_argument("--client", choices=("auto", "wrk", "python"), default="auto",
                         help="load generator: wrk when installed (auto), else asyncio")
     parser.add_argument("--seconds", type=int, default=8, help="seconds per measurement (wrk)")
+    parser.add_argument("--rates", default="1000",
+                        help="also at concurrency 32 with the claims sent at these rates a second "
+                             "(wrk only; comma-separated, empty for none)")
     args = parser.parse_args()
     client = args.client if args.client != "auto" else ("wrk" if _wrk.available() else "python")
+    rates = [int(r) for r in args.rates.split(",") if r.strip()]
     for backend in args.backends.split(","):
-        bench_backend(backend.strip(), args.requests, args.workers, client, args.seconds)
+        bench_backend(backend.strip(), args.requests, args.workers, client, args.seconds, rates)
 
 
 if __name__ == "__main__":

@@ -20,8 +20,11 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
 
 import orjson
+from sqlalchemy import Boolean, DateTime, Integer
 
 from minsheng.service.audit import chain_hash, now
+from minsheng.service.models import AuditEntry as AuditEntryModel
+from minsheng.service.models import Settlement as SettlementModel
 from minsheng.service.repository import totals_json
 from minsheng.service.unit_of_work import UnitOfWork
 from minsheng.settle.parse import Holding, Person
@@ -82,6 +85,7 @@ class BatchRepository:
         connection = uow.session.connection()  # begins the transaction (IMMEDIATE on SQLite)
         self.pg = uow.dialect == "postgresql"
         self._cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        self._pending: list[tuple[str, list[Any]]] = []  # PostgreSQL: statements to send together
 
     # -- helpers --------------------------------------------------------------------------
     def _sql(self, text: str) -> str:
@@ -102,16 +106,35 @@ class BatchRepository:
         return list(self._cursor.fetchall())
 
     def _insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-        """Rows into ``table``: COPY on PostgreSQL (one stream, far cheaper for both sides
-        than a statement per row), one prepared statement for all on SQLite."""
+        """Rows into ``table`` with one statement whatever their number: on PostgreSQL an
+        ``INSERT … SELECT FROM unnest(arrays)`` (one prepared statement, one array literal
+        per column) queued to go with the batch's next statements (:meth:`_flush`); on
+        SQLite one prepared statement for all."""
         names = ", ".join(columns)
         if self.pg:
-            with self._cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+            kinds = _KINDS[table]
+            arrays = ", ".join(f"%s::{kinds[c]}[]" for c in columns)
+            self._pending.append((f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays})",
+                                  [_array((r[j] for r in rows), kinds[c])
+                                   for j, c in enumerate(columns)]))
         else:
             marks = ", ".join("?" for _ in columns)
             self._cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
+
+    def _flush(self, then: str | None = None) -> list[tuple[Any, ...]]:
+        """Send the queued statements (and ``then``, whose rows are returned) in one pipeline:
+        one round trip to the server for all of them. An error of any (a ``setl_id`` taken
+        meanwhile: IntegrityError) is raised here and the transaction is rolled back."""
+        statements, self._pending = self._pending, []
+        if then is not None:
+            statements.append((then, []))
+        if not statements:
+            return []
+        connection = self._cursor.connection
+        with connection.pipeline():
+            for sql, params in statements:
+                self._cursor.execute(sql, params)
+        return list(self._cursor.fetchall()) if then is not None else []
 
     def _time(self, value: dt.datetime) -> Any:
         return value if self.pg else value.strftime("%Y-%m-%d %H:%M:%S.%f")
@@ -253,12 +276,12 @@ class BatchRepository:
         if not rows:
             return
         upsert = "ON CONFLICT (psn_no, year) DO UPDATE SET totals = excluded.totals"
-        if self.pg:  # one statement over three arrays
-            self._cursor.execute(
+        if self.pg:  # one statement over three arrays, sent with the audit head's lock
+            self._pending.append((
                 "INSERT INTO accumulator_year (psn_no, year, totals) SELECT * FROM unnest("
                 f"%s::varchar[], %s::integer[], %s::text[]) {upsert}",
                 [_array(r[0] for r in rows), _array((r[1] for r in rows), "integer"),
-                 _array(r[2] for r in rows)])
+                 _array(r[2] for r in rows)]))
         else:
             self._cursor.executemany(
                 f"INSERT INTO accumulator_year (psn_no, year, totals) VALUES (?, ?, ?) {upsert}",
@@ -271,8 +294,11 @@ class BatchRepository:
         verifies them; returns their numbers."""
         if not entries:
             return []
-        lock = " FOR UPDATE" if self.pg else ""
-        [(seq, prev)] = self._rows(f"SELECT seq, hash FROM audit_head WHERE id = 1{lock}", [])
+        head = "SELECT seq, hash FROM audit_head WHERE id = 1"
+        if self.pg:  # the rows of the batch go with the lock (one round trip)
+            [(seq, prev)] = self._flush(then=head + " FOR UPDATE")
+        else:
+            [(seq, prev)] = self._rows(head, [])
         seq = int(seq)
         rows = []
         for actor, action, entity_type, entity_id, payload in entries:
@@ -286,21 +312,55 @@ class BatchRepository:
                          prev, digest))
             prev = digest
         self._insert("audit_entry", AUDIT_COLUMNS, rows)
-        self._cursor.execute(self._sql("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1"),
-                             [seq, prev])
+        update = "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1"
+        if self.pg:
+            self._pending.append((self._sql(update), [seq, prev]))
+            self._flush()
+        else:
+            self._cursor.execute(update, [seq, prev])
         return [r[0] for r in rows]
 
 
 def _array(values: Iterable[Any], kind: str = "varchar") -> str:
-    """A PostgreSQL array literal of texts (``{"a","b"}``) or of integers (``{1,2}``, ``kind``
-    ``integer`` or ``bigint``): one text parameter, much cheaper for the driver than a list."""
-    if kind != "varchar":
-        return "{" + ",".join(str(int(v)) for v in values) + "}"
-    texts = [str(v) for v in values]
-    if not texts:
+    """A PostgreSQL array literal — one text parameter, much cheaper for the driver than a
+    list: of texts (``{"a","b"}``, ``kind`` ``varchar`` or ``text``), date-times
+    (``timestamp``), booleans (``boolean``) or integers (``{1,2}``: ``integer``, ``bigint``,
+    ``smallint``). ``None`` is NULL."""
+    if kind in ("varchar", "text"):
+        return _text_array(values)
+    if kind == "timestamp":
+        return "{" + ",".join("NULL" if v is None else f'"{v}"' for v in values) + "}"
+    if kind == "boolean":
+        return "{" + ",".join("NULL" if v is None else ("t" if v else "f") for v in values) + "}"
+    return "{" + ",".join("NULL" if v is None else str(int(v)) for v in values) + "}"
+
+
+def _text_array(values: Iterable[Any]) -> str:
+    items = list(values)
+    if not items:
         return "{}"
+    if any(v is None for v in items):
+        return "{" + ",".join("NULL" if v is None else _quoted(str(v)) for v in items) + "}"
+    texts = [str(v) for v in items]
     joined = '","'.join(texts)
     if "\\" in joined or '"' in "".join(texts):
         joined = '","'.join(t.replace("\\", "\\\\").replace('"', '\\"') for t in texts)
     return '{"' + joined + '"}'
 
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _kinds(model: type[Any]) -> dict[str, str]:
+    """Column → the array type its values travel in (see :func:`_array`)."""
+    kinds = {}
+    for column in model.__table__.columns:
+        t = column.type
+        kinds[column.name] = ("timestamp" if isinstance(t, DateTime) else
+                              "boolean" if isinstance(t, Boolean) else
+                              "bigint" if isinstance(t, Integer) else "text")
+    return kinds
+
+
+_KINDS = {"settlement": _kinds(SettlementModel), "audit_entry": _kinds(AuditEntryModel)}
