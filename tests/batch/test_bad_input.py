@@ -87,6 +87,26 @@ def test_a_repeated_settlement_id_names_both_rows(tmp_path: Path) -> None:
     assert "与第 2 行相同" in err.message
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_repeated_settlement_ids_are_found_across_pieces_of_the_file(tmp_path: Path,
+                                                                     workers: int) -> None:
+    # row groups of 40 rows: the repeats lie in other pieces (and worker processes) than
+    # the first rows; a padded id repeats the unpadded one
+    claims = [claim(i, setl_id=f"X{i:04d}") for i in range(200)]
+    claims[150] = claim(150, setl_id="X0003")
+    claims[170] = claim(170, setl_id=" X0003 ")
+    claims[199] = claim(199, setl_id="X0120")
+    c, p = write(tmp_path, claims)
+    parquet = tmp_path / "claims.parquet"
+    pl.read_csv(c, infer_schema=False).write_parquet(parquet, row_group_size=40)
+    with pytest.raises(BadRows) as err:
+        local.settle_file(parquet, p, tmp_path / "out", workers=workers)
+    assert err.value.count == 3
+    assert [(r.row, r.field) for r in err.value.rows] == [(151, "setl_id"), (171, "setl_id"),
+                                                         (200, "setl_id")]
+    assert "与第 4 行相同" in err.value.rows[1].zh and "与第 121 行相同" in err.value.rows[2].zh
+
+
 def test_many_bad_rows_are_counted_and_the_first_twenty_shown(tmp_path: Path) -> None:
     claims = [claim(i, medfee_sumamt="-1") if i % 2 else claim(i) for i in range(70)]
     err = bad_rows(tmp_path, claims)

@@ -76,6 +76,7 @@ from minsheng.batch.io import (
     money_texts,
     parameter_view,
     prepare_claims,
+    sort_u64,
     unreadable,
 )
 from minsheng.batch.money_text import money_arrays
@@ -93,6 +94,9 @@ from minsheng.rules.settlement import (
 from minsheng.rules.settlement_params import period_breaks
 
 DEFAULT_CHUNK = 500_000
+KERNEL_CHUNK = 1 << 15
+"""Claims per step inside the kernel (``settle(chunk=…)``): measured a little faster here
+than the kernel's default on chunks of half a million claims."""
 WORK = "_work"
 MANIFEST = f"{WORK}/manifest.json"
 META_KEY = b"minsheng.batch"
@@ -159,15 +163,13 @@ def ingest(claims_path: Path, persons: Persons, view: ParameterView,
     bad: list[BadRow] = []
     bad_count = 0
     hashes: list[npt.NDArray[np.uint64]] = []
-    rows: list[I64] = []
     keys: list[pl.DataFrame] = []
     breaks = period_breaks(view)
     offset = 1
     for frame in iter_frames(claims_path, "claims", CLAIM_COLUMNS, batch_rows):
         batch = prepare_claims(frame, offset, persons)
         offset += frame.height
-        hashes.append(batch.hashes)
-        rows.append(batch.rows)
+        hashes.append(sort_u64(batch.hashes))
         if batch.bad_count:
             bad.extend(batch.bad[: max(0, MAX_REPORTED - len(bad))])
             bad_count += batch.bad_count
@@ -175,24 +177,21 @@ def ingest(claims_path: Path, persons: Persons, view: ParameterView,
             keys.append(_parameter_keys(batch.frame, persons, breaks))
             sink(batch.frame)
         reporter.advance(frame.height)
-    return finish_ingest(claims_path, persons, view, hashes, rows, bad, bad_count, keys)
+    return finish_ingest(claims_path, persons, view, hashes, bad, bad_count, keys)
 
 
 def finish_ingest(claims_path: Path, persons: Persons, view: ParameterView,
-                  hashes: list[npt.NDArray[np.uint64]], rows: list[I64], bad: list[BadRow],
-                  bad_count: int, keys: list[pl.DataFrame]) -> Ingested:
-    """After every batch is checked: duplicate ``setl_id`` over the file, then the bad rows
-    (:class:`BadRows`), then every parameter the claims need."""
-    if hashes:
-        dup, dup_count = duplicate_setl_ids(claims_path, np.concatenate(hashes),
-                                            np.concatenate(rows))
-    else:
-        dup, dup_count = [], 0
+                  hashes: list[npt.NDArray[np.uint64]], bad: list[BadRow], bad_count: int,
+                  keys: list[pl.DataFrame]) -> Ingested:
+    """After every batch is checked: duplicate ``setl_id`` over the file (``hashes``: each
+    batch's, sorted), then the bad rows (:class:`BadRows`), then every parameter the claims
+    need."""
+    dup, dup_count = duplicate_setl_ids(claims_path, hashes)
     if bad_count or dup_count:
         shown = sorted(bad + dup, key=lambda r: r.row)[:MAX_REPORTED]
         raise BadRows(shown, bad_count + dup_count)
     warnings = check_parameters(keys, view)
-    return Ingested(persons, int(sum(len(r) for r in rows)), warnings, keys)
+    return Ingested(persons, int(sum(len(h) for h in hashes)), warnings, keys)
 
 
 @dataclass(frozen=True)
@@ -252,38 +251,48 @@ def ingest_unit(task: IngestTask) -> tuple[int, npt.NDArray[np.uint64], list[Bad
     except (pa.ArrowException, pl.exceptions.PolarsError) as exc:
         raise unreadable(Path(task.path), "claims", exc) from None
     batch = prepare_claims(frame, task.first_row, persons)
+    hashes = sort_u64(batch.hashes)  # (sorted here, in parallel: merged quickly)
     if batch.bad_count:
-        return task.unit, batch.hashes, batch.bad, batch.bad_count, None
+        return task.unit, hashes, batch.bad, batch.bad_count, None
     keys = _parameter_keys(batch.frame, persons, period_breaks(view))
     sink = _BucketSink(Path(task.work), task.buckets, len(persons), f"-u{task.unit:05d}")
     try:
         sink(batch.frame)
     finally:
         sink.close()
-    return task.unit, batch.hashes, [], 0, keys
+    return task.unit, hashes, [], 0, keys
 
 
-def parquet_units(path: Path, rows: int = DEFAULT_CHUNK) -> list[tuple[str, int, int, int]]:
-    """``(file, offset in the file, first row, rows)``: each row group of the input, in
-    pieces of at most ``rows`` rows (Polars decodes only the row group a piece is in)."""
+def parquet_units(path: Path, workers: int = 1, rows: int = 4 * DEFAULT_CHUNK
+                  ) -> list[tuple[str, int, int, int]]:
+    """``(file, offset in the file, first row, rows)``: the row groups of the input, each
+    whole (Polars decodes the whole row group a piece lies in, so pieces of one group
+    decode it again and again) unless it has more than ``rows`` rows, or the file has fewer
+    than two row groups per worker: then in even pieces."""
     from minsheng.batch.io import _check_columns, _parquet_files
 
-    units = []
-    first = 1
+    groups = []
     for p in _parquet_files(path):
         try:
             pf = pq.ParquetFile(p)
         except pa.ArrowException as exc:
             raise unreadable(p, "claims", exc) from None
         _check_columns("claims", pf.schema_arrow.names, CLAIM_COLUMNS)
-        offset = 0
         for rg in range(pf.metadata.num_rows and pf.metadata.num_row_groups):
-            n = pf.metadata.row_group(rg).num_rows
-            size = math.ceil(n / math.ceil(n / max(1, rows))) if n else 1  # even pieces
-            for start in range(0, n, size):
-                units.append((str(p), offset + start, first + offset + start, min(size, n - start)))
-            offset += n
-        first += offset
+            groups.append((str(p), rg, pf.metadata.row_group(rg).num_rows))
+    least = math.ceil(2 * workers / len(groups)) if 0 < len(groups) < 2 * workers else 1
+    units = []
+    first = 1
+    offset, last_file = 0, None
+    for p_name, _, n in groups:
+        if p_name != last_file:
+            offset, last_file = 0, p_name
+        pieces = max(least, math.ceil(n / max(1, rows)))
+        size = math.ceil(n / pieces) if n else 1  # even pieces
+        for start in range(0, n, size):
+            units.append((p_name, offset + start, first + start, min(size, n - start)))
+        offset += n
+        first += n
     return units
 
 
@@ -291,7 +300,7 @@ def ingest_parallel(claims_path: Path, persons: Persons, view: ParameterView, po
                     work: Path, buckets: int, overrides: Mapping[str, Any],
                     reporter: Reporter) -> Ingested:
     """:func:`ingest` with each piece of the file checked and spilled by a worker process."""
-    units = parquet_units(claims_path)
+    units = parquet_units(claims_path, _pool_workers(pool))
     total = sum(u[3] for u in units)
     reporter.phase("校验结算单 validating claims", total)
     overrides_json = json.dumps(dict(overrides), sort_keys=True)
@@ -303,17 +312,16 @@ def ingest_parallel(claims_path: Path, persons: Persons, view: ParameterView, po
         unit, hashes, bad, bad_count, keys = _result(f)
         results[unit] = (hashes, bad, bad_count, keys)
         reporter.advance(units[unit][3])
-    hashes_all, rows_all, bad_all, keys_all = [], [], [], []
+    hashes_all, bad_all, keys_all = [], [], []
     bad_count = 0
-    for i, (_, _, first, n) in enumerate(units):
+    for i in range(len(units)):
         hashes, bad, count, keys = results[i]
         hashes_all.append(hashes)
-        rows_all.append(np.arange(first, first + n, dtype=np.int64))
         bad_all.extend(bad)
         bad_count += count
         if keys is not None:
             keys_all.append(keys)
-    return finish_ingest(claims_path, persons, view, hashes_all, rows_all, bad_all[:MAX_REPORTED],
+    return finish_ingest(claims_path, persons, view, hashes_all, bad_all[:MAX_REPORTED],
                          bad_count, keys_all)
 
 
@@ -400,7 +408,7 @@ def settle_chunk(frame: pl.DataFrame, view: ParameterView, persons: Persons | No
         "hosp_lv": frame["hosp_lv"].to_numpy(), "in_province": frame["in_province"].to_numpy(),
         "categories": categories, **{a: frame[a].to_numpy() for a in AMOUNTS}})
     params = resolve(claims, view, resolver)
-    result = settle(claims, params)
+    result = settle(claims, params, chunk=KERNEL_CHUNK)
     return Settled(frame, region, resident, categories, result, list(params.tables.warnings))
 
 
@@ -430,7 +438,7 @@ def settlement_order(frame: pl.DataFrame) -> npt.NDArray[np.intp]:
         key = ((pidx - p0).astype(np.uint64) << np.uint64(t_bits + i_bits)) \
             | ((t - t0).astype(np.uint64) << np.uint64(i_bits)) \
             | np.arange(n, dtype=np.uint64)
-        key.sort()
+        key = sort_u64(key)
         order = (key & np.uint64((1 << i_bits) - 1)).astype(np.intp)
         when = key >> np.uint64(i_bits)
         tie = when[1:] == when[:-1]
@@ -863,6 +871,11 @@ def _warm(overrides_json: str) -> None:
         _worker_view(overrides_json)
 
 
+def _pool_workers(pool: Executor) -> int:
+    """The number of worker processes of ``pool`` (as given to its constructor)."""
+    return int(getattr(pool, "_max_workers", 1))
+
+
 def _workers(requested: int | None, rows: int) -> int:
     if requested is not None:
         return max(1, requested)
@@ -897,7 +910,8 @@ def _stage(claims: Path, persons_path: Path, out: Path, work: Path, view: Parame
     persons.frame().write_ipc(work / "persons.arrow")
     total = count_claims(claims)
     buckets = max(1, math.ceil(total / chunk_rows))
-    if pool is not None and file_kind(claims) == "parquet" and len(parquet_units(claims)) > 1:
+    if pool is not None and file_kind(claims) == "parquet" and \
+            len(parquet_units(claims, _pool_workers(pool))) > 1:
         ingested = ingest_parallel(claims, persons, view, pool, work, buckets, overrides, reporter)
     else:
         sink = _BucketSink(work, buckets, len(persons))

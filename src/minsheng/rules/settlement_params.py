@@ -415,6 +415,17 @@ class _Resolver:
         self.basic_of = np.full(size * 24, -1, np.int32)
         self.critical_of = np.full(size * 2, -1, np.int32)
         self.assistance_of = np.full(size * (len(PRIORITY) + 1), -1, np.int32)
+        self._tables: ParameterTables | None = None
+
+    def tables(self) -> ParameterTables:
+        """The tables of every term read so far (built again only after new reads)."""
+        t = self._tables
+        if t is None or (len(t.basic), len(t.critical), len(t.assistance)) != (
+                len(self.basic), len(self.critical), len(self.assistance)):
+            t = ParameterTables(list(self.basic), list(self.critical), list(self.assistance),
+                                self.warnings())
+            self._tables = t
+        return t
 
     def ctx(self, rp: int) -> Context:
         code = self.codes[rp // self.periods]
@@ -528,9 +539,7 @@ def resolve_parameters(view: ParameterView, *, region: I64, day: I64, resident: 
                              resident[sl], med_type[sl], hosp_lv[sl], categories[sl])
         for target, part in zip(rows, got, strict=True):
             target[sl] = part
-    tables = ParameterTables(list(resolver.basic), list(resolver.critical),
-                             list(resolver.assistance), resolver.warnings())
-    return ClaimParameters(tables, *rows)
+    return ClaimParameters(resolver.tables(), *rows)
 
 
 _GROUP_LUT = np.full(256, -1, np.int64)
