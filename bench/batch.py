@@ -5,8 +5,12 @@ process tree (the engine and its worker processes, sampled from /proc every 50 m
 seconds of the tree, and the one-minute load average before and after the run (the machine
 is shared: read claims per second together with the load).
 
-Usage: ``python bench/batch.py [--sizes 1000000,10000000] [--spark-size 1000000]
-[--data DIR] [--no-spark]``. Synthetic data (``minsheng synth``) are generated once per
+Usage: ``python bench/batch.py [--sizes 1000000,10000000] [--compressions lz4,none]
+[--spark-size 1000000] [--spark-masters 'local[1],local[2]'] [--data DIR] [--no-spark]``.
+Each size is settled by the local engine with its default worker processes and with one;
+``--compressions`` repeats those runs for each compression of the output parts. The Spark
+engine settles ``--spark-size`` claims once per master (``local[1]``, ``local[2]``: how its
+throughput grows with cores). Synthetic data (``minsheng synth``) are generated once per
 size into ``--data`` (default: a temporary folder) and reused.
 """
 
@@ -122,7 +126,11 @@ def settle(engine: str, claims: Path, persons: Path, n: int, work: Path, **optio
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="1000000,10000000")
+    parser.add_argument("--compressions", default="lz4",
+                        help="compressions of the local engine's parts, each run in turn")
     parser.add_argument("--spark-size", type=int, default=1_000_000)
+    parser.add_argument("--spark-masters", default="local[1],local[2]",
+                        help="Spark masters, each run in turn on the same claims")
     parser.add_argument("--data", type=Path, default=None)
     parser.add_argument("--no-spark", action="store_true")
     args = parser.parse_args()
@@ -132,11 +140,13 @@ def main() -> None:
     try:
         for size in [int(s) for s in args.sizes.split(",") if s]:
             claims, persons, n = ensure_data(root, size)
-            settle("local", claims, persons, n, work)
-            settle("local", claims, persons, n, work, workers="1")
+            for compression in [c for c in args.compressions.split(",") if c]:
+                extra = {} if compression == "lz4" else {"compression": compression}
+                settle("local", claims, persons, n, work, **extra)
+                settle("local", claims, persons, n, work, workers="1", **extra)
         if not args.no_spark:
             claims, persons, n = ensure_data(root, args.spark_size)
-            for master in ("local[1]", "local[2]"):
+            for master in [m for m in args.spark_masters.split(",") if m]:
                 settle("spark", claims, persons, n, work, master=master)
     finally:
         shutil.rmtree(work, ignore_errors=True)

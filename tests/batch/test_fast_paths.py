@@ -177,3 +177,24 @@ def test_decimal_amounts_become_fen_by_integer_arithmetic(
     assert first_problem == problems
     assert [f if p is None else None for f, p in zip(out["fen"].to_list(), problems, strict=True)] \
         == [f if p is None else None for f, p in zip(fen, problems, strict=True)]
+
+
+def test_the_parts_compression_changes_the_files_and_not_the_values(shanxi: Population,
+                                                                    tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    from minsheng.core.errors import InputError
+
+    frames = {}
+    for compression in ("none", "zstd"):
+        out = tmp_path / compression
+        local.settle_file(shanxi.claims, shanxi.persons, out, chunk_rows=2000,
+                          compression=compression)
+        part = pq.ParquetFile(sorted(out.glob("part-*.parquet"))[0])
+        assert part.metadata.row_group(0).column(2).compression == \
+            {"none": "UNCOMPRESSED", "zstd": "ZSTD"}[compression]
+        frames[compression] = pl.read_parquet(out)
+    assert frames["none"].equals(frames["zstd"])
+    with pytest.raises(InputError) as err:
+        local.settle_file(shanxi.claims, shanxi.persons, tmp_path / "x", compression="gzip9")
+    assert err.value.field == "--compression"

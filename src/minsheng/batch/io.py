@@ -581,8 +581,10 @@ def prepare_claims(df: pl.DataFrame, first_row: int, persons: Persons) -> Prepar
     Duplicate ``setl_id`` across batches is checked by the caller from ``hashes``."""
     schema = df.schema
     n = df.height
-    setl_id = _text("setl_id", schema["setl_id"])
-    psn = _text("psn_no", schema["psn_no"])
+    # the two ids stripped once (a lazy query would strip them again for each use)
+    ids = df.select(_text("setl_id", schema["setl_id"]).alias("__setl_id"),
+                    _text("psn_no", schema["psn_no"]).alias("__psn_no"))
+    setl_id, psn = pl.col("__setl_id"), pl.col("__psn_no")
     t, t_checks = _time("setl_time", schema["setl_time"])
     med, med_checks = _choice("med_type", schema["med_type"], (11, 14, 21),
                               "医疗类别应为 11（普通门诊）、14（门诊慢特病）或 21（住院）",
@@ -605,8 +607,8 @@ def prepare_claims(df: pl.DataFrame, first_row: int, persons: Persons) -> Prepar
     for name in AMOUNTS:
         fen[name], money_checks = money(name, schema[name])
         checks.append((name, money_checks))
-    pidx = persons.lookup(df.select(psn.alias("psn_no"))["psn_no"])
-    work = df.with_columns(pl.Series("__pidx", pidx))
+    pidx = persons.lookup(ids["__psn_no"])
+    work = df.with_columns(ids["__setl_id"], ids["__psn_no"], pl.Series("__pidx", pidx))
     over = fen["fulamt_ownpay_amt"] + fen["preselfpay_amt"] + fen["overlmt_selfpay"] \
         > fen["medfee_sumamt"]
     checks.append(("medfee_sumamt",

@@ -94,6 +94,9 @@ from minsheng.rules.settlement import (
 from minsheng.rules.settlement_params import period_breaks
 
 DEFAULT_CHUNK = 500_000
+COMPRESSIONS = ("lz4", "none", "snappy", "zstd")
+"""Compressions of the Parquet parts: ``none`` writes fastest, ``zstd`` the smallest files."""
+DEFAULT_COMPRESSION = "lz4"
 KERNEL_CHUNK = 1 << 15
 """Claims per step inside the kernel (``settle(chunk=…)``): measured a little faster here
 than the kernel's default on chunks of half a million claims."""
@@ -588,6 +591,7 @@ class BucketTask:
     person_years: str | None
     overrides_json: str
     meta: str
+    compression: str = "lz4"
 
 
 @cache
@@ -612,16 +616,17 @@ def _write_parquet(frame: pl.DataFrame | pa.Table, path: Path, meta: str) -> Non
     os.replace(_write_temporary(frame, path, meta), path)
 
 
-def _write_temporary(frame: pl.DataFrame | pa.Table, path: Path, meta: str) -> Path:
+def _write_temporary(frame: pl.DataFrame | pa.Table, path: Path, meta: str,
+                     compression: str = DEFAULT_COMPRESSION) -> Path:
     """``frame`` written as the part file ``path`` under a temporary name (in ``_work``).
 
-    LZ4 pages without dictionaries or statistics: the money texts are nearly all distinct,
-    and dictionaries and statistics cost more to write than they save."""
+    Pages without dictionaries or statistics: the money texts are nearly all distinct, and
+    dictionaries and statistics cost more to write than they save."""
     tmp = path.parent / WORK / f"{path.parent.name}-{path.name}.tmp"
     tmp.parent.mkdir(exist_ok=True)
     table = frame.to_arrow() if isinstance(frame, pl.DataFrame) else frame
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), META_KEY: meta})
-    pq.write_table(table, tmp, compression="lz4", row_group_size=1 << 20,
+    pq.write_table(table, tmp, compression=compression, row_group_size=1 << 20,
                    use_dictionary=False, write_statistics=False)
     return tmp
 
@@ -630,8 +635,9 @@ Parts = list[tuple[pl.DataFrame | pa.Table, Path]]
 """The tables of a settled bucket and the part files they become."""
 
 
-def _write_parts(parts: Parts, meta: str) -> list[tuple[Path, Path]]:
-    return [(_write_temporary(frame, path, meta), path) for frame, path in parts]
+def _write_parts(parts: Parts, meta: str, compression: str = DEFAULT_COMPRESSION
+                 ) -> list[tuple[Path, Path]]:
+    return [(_write_temporary(frame, path, meta, compression), path) for frame, path in parts]
 
 
 def _publish(written: list[tuple[Path, Path]]) -> None:
@@ -666,7 +672,7 @@ def settle_bucket(task: BucketTask) -> tuple[BucketResult, Parts]:
 def run_bucket(task: BucketTask) -> BucketResult:
     """Settle one bucket file and write its part file(s). Runs in a worker process."""
     result, parts = settle_bucket(task)
-    _publish(_write_parts(parts, task.meta))
+    _publish(_write_parts(parts, task.meta, task.compression))
     return result
 
 
@@ -681,7 +687,7 @@ def _run_in_turn(tasks: list[BucketTask], record: Callable[[BucketResult], None]
             if pending is not None:
                 _publish(pending[0].result())
                 record(pending[1])
-            pending = (writer.submit(_write_parts, parts, task.meta), result)
+            pending = (writer.submit(_write_parts, parts, task.meta, task.compression), result)
         if pending is not None:
             _publish(pending[0].result())
             record(pending[1])
@@ -732,17 +738,22 @@ def settle_file(claims: Path, persons_path: Path, out: Path, *,
                 overrides: Mapping[str, Any] | None = None, chunk_rows: int = DEFAULT_CHUNK,
                 person_years: Path | None = None, workers: int | None = None,
                 reporter: Reporter | None = None,
-                after_chunk: Callable[[int], None] | None = None) -> Summary:
+                after_chunk: Callable[[int], None] | None = None,
+                compression: str = DEFAULT_COMPRESSION) -> Summary:
     """``minsheng batch settle --engine local`` (see the module docstring).
 
     ``workers`` worker processes (default: one per core for files of two million claims or
     more, else none) check and settle the chunks in parallel. ``after_chunk(bucket)`` is
-    called after each completed chunk is recorded (tests use it to simulate an interruption)."""
+    called after each completed chunk is recorded (tests use it to simulate an interruption).
+    ``compression``: of the Parquet parts (:data:`COMPRESSIONS`; the values are the same)."""
     started = time.perf_counter()
     reporter = reporter or NullReporter()
     overrides = dict(overrides or {})
     if chunk_rows < 1:
         raise InputError("--chunk-rows", "每块结算单数应为正整数", "chunk size must be positive")
+    if compression not in COMPRESSIONS:
+        raise InputError("--compression", f"应为 {'、'.join(COMPRESSIONS)} 之一，收到 {compression!r}",
+                         f"expected one of {', '.join(COMPRESSIONS)}")
     view = parameter_view(overrides)
     file_kind(claims)
     file_kind(persons_path)
@@ -765,7 +776,8 @@ def settle_file(claims: Path, persons_path: Path, out: Path, *,
             manifest = _stage_or_clean(claims, persons_path, out, view, fp, chunk_rows,
                                        person_years, reporter, pool, overrides)
         staged = time.perf_counter()
-        _settle_buckets(manifest, out, overrides, person_years, reporter, pool, after_chunk)
+        _settle_buckets(manifest, out, overrides, person_years, reporter, pool, after_chunk,
+                        compression)
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -807,7 +819,8 @@ def _stage_or_clean(claims: Path, persons_path: Path, out: Path, view: Parameter
 
 def _settle_buckets(manifest: dict[str, Any], out: Path, overrides: Mapping[str, Any],
                     person_years: Path | None, reporter: Reporter, pool: Executor | None,
-                    after_chunk: Callable[[int], None] | None) -> None:
+                    after_chunk: Callable[[int], None] | None,
+                    compression: str = DEFAULT_COMPRESSION) -> None:
     done: set[int] = set(manifest["done"])
     manifest["resumed"] = len(done)
     todo = [b for b in range(int(manifest["buckets"])) if b not in done]
@@ -818,7 +831,8 @@ def _settle_buckets(manifest: dict[str, Any], out: Path, overrides: Mapping[str,
     if done:
         reporter.advance(int(sum(manifest.get("rows_done", {}).values())))
     tasks = [BucketTask(b, str(out / WORK), str(out), str(person_years) if person_years else None,
-                        json.dumps(dict(overrides), sort_keys=True), _part_meta(manifest))
+                        json.dumps(dict(overrides), sort_keys=True), _part_meta(manifest),
+                        compression)
              for b in todo]
 
     def record(result: BucketResult) -> None:
