@@ -328,28 +328,35 @@ def _array(values: Iterable[Any], kind: str = "varchar") -> str:
     ``smallint``). ``None`` is NULL."""
     if kind in ("varchar", "text"):
         return _text_array(values)
+    items = values if isinstance(values, list) else list(values)
     if kind == "timestamp":
-        return "{" + ",".join("NULL" if v is None else f'"{v}"' for v in values) + "}"
+        return "{" + ",".join("NULL" if v is None else f'"{v}"' for v in items) + "}"
     if kind == "boolean":
-        return "{" + ",".join("NULL" if v is None else ("t" if v else "f") for v in values) + "}"
-    return "{" + ",".join("NULL" if v is None else str(int(v)) for v in values) + "}"
+        return "{" + ",".join("NULL" if v is None else ("t" if v else "f") for v in items) + "}"
+    if None in items:
+        return "{" + ",".join("NULL" if v is None else str(int(v)) for v in items) + "}"
+    return "{" + ",".join(map(str, map(int, items))) + "}"
 
 
 def _text_array(values: Iterable[Any]) -> str:
-    items = list(values)
+    items = values if isinstance(values, list) else list(values)
     if not items:
         return "{}"
-    if any(v is None for v in items):
+    if None in items:
         return "{" + ",".join("NULL" if v is None else _quoted(str(v)) for v in items) + "}"
-    texts = [str(v) for v in items]
+    texts = items if all(type(v) is str for v in items) else [str(v) for v in items]
     joined = '","'.join(texts)
-    if "\\" in joined or '"' in "".join(texts):
-        joined = '","'.join(t.replace("\\", "\\\\").replace('"', '\\"') for t in texts)
+    if "\\" in joined or '"' in "".join(texts):  # (the separators hold quotes of their own)
+        joined = '","'.join(map(_escaped, texts))
     return '{"' + joined + '"}'
 
 
+def _escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
 def _quoted(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return '"' + _escaped(text) + '"'
 
 
 def _kinds(model: type[Any]) -> dict[str, str]:
