@@ -17,13 +17,15 @@ from typing import Any
 
 from minsheng.core.calculation import Context
 from minsheng.core.dates import parse_date, parse_datetime
-from minsheng.core.errors import InputError
+from minsheng.core.errors import InputError, NotFound
 from minsheng.core.money import format_fen, parse_fen
 from minsheng.core.parameters import ParameterView, default_store
 from minsheng.core.regions import all_regions, get_region, lineage
 from minsheng.core.trace import NullTrace, Trace
 from minsheng.service.audit import canonical_json, now
 from minsheng.service.auth import Principal
+from minsheng.service.models import Person
+from minsheng.service.persons import parse_psn_no
 from minsheng.service.unit_of_work import UnitOfWork
 
 # GB/T 2260 province-level units (省、自治区、直辖市): a place of care or a transfer's other
@@ -209,3 +211,12 @@ def add_step(steps_json: str, step: str, by: Principal, on: dt.date, **details: 
 def audit(uow: UnitOfWork, by: Principal, action: str, entity_type: str, entity_id: str,
           payload: Mapping[str, Any]) -> None:
     uow.audit.append(by.actor, action, entity_type, entity_id, canonical_json(dict(payload)))
+
+
+def person_or_404(uow: UnitOfWork, psn_no: object, *, lock: bool = False) -> Person:
+    """The person of ``psn_no`` (a number no person can have is 422), or 404."""
+    number = parse_psn_no(psn_no)
+    person = uow.persons.get(number, lock=lock)
+    if person is None:
+        raise NotFound(f"未知参保人 {number}", f"unknown person {number}", psn_no=number)
+    return person

@@ -55,12 +55,13 @@ from minsheng.service.casework.common import (
     insured_city,
     iso,
     new_id,
+    person_or_404,
     place,
     today,
 )
 from minsheng.service.casework.models import DiseaseRecognition
 from minsheng.service.models import Person, Settlement
-from minsheng.service.persons import categories_on, parse_psn_no
+from minsheng.service.persons import categories_on
 from minsheng.service.unit_of_work import UnitOfWork
 
 KINDS = {"chronic_disease": "门诊慢特病认定", "dual_channel_drug": "双通道药品备案"}
@@ -95,14 +96,6 @@ def recognition_json(r: DiseaseRecognition) -> dict[str, Any]:
         "reason": r.reason, "replaces": r.replaces, "replaced_by": r.replaced_by,
         "steps": steps,
     }
-
-
-def _person(uow: UnitOfWork, psn_no: object, *, lock: bool = False) -> Person:
-    number = parse_psn_no(psn_no)
-    person = uow.persons.get(number, lock=lock)
-    if person is None:
-        raise NotFound(f"未知参保人 {number}", f"unknown person {number}", psn_no=number)
-    return person
 
 
 def _scope(person: Person, institution: str) -> str:
@@ -215,7 +208,7 @@ def create_recognition(uow: UnitOfWork, principal: Principal, raw: Any) -> dict[
     day = body.date("on", default=today())
     assert day is not None
     with uow:
-        person = _person(uow, body.required("psn_no"))
+        person = person_or_404(uow, body.required("psn_no"))
         if principal.role in ("citizen", "agency"):
             principal.require_person(CASEWORK_APPLY, person.region, person.psn_no)
         else:
@@ -245,7 +238,7 @@ def _recognition(uow: UnitOfWork, principal: Principal, rec_id: str, action: str
     rec = uow.casework.recognition(rec_id)
     if rec is None:
         raise NotFound(f"未知认定 {rec_id}", f"unknown recognition {rec_id}")
-    person = _person(uow, rec.psn_no)
+    person = person_or_404(uow, rec.psn_no)
     if principal.role == "hospital":
         if rec.institution_region:
             _check_institution(principal, rec.institution_region)
@@ -361,7 +354,7 @@ def get_recognition(uow: UnitOfWork, principal: Principal, rec_id: str) -> dict[
 def list_recognitions(uow: UnitOfWork, principal: Principal, psn_no: str) -> dict[str, Any]:
     principal.require(CASEWORK_READ)
     with uow:
-        person = _person(uow, psn_no)
+        person = person_or_404(uow, psn_no)
         principal.require_person(CASEWORK_READ, person.region, person.psn_no)
         return {"psn_no": person.psn_no,
                 "recognitions": [recognition_json(r)

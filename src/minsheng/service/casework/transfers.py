@@ -41,13 +41,13 @@ from minsheng.service.casework.common import (
     iso,
     money,
     new_id,
+    person_or_404,
     place,
     today,
 )
 from minsheng.service.casework.filings import end_on_status_change
 from minsheng.service.casework.models import InsuranceTransfer
 from minsheng.service.models import Person
-from minsheng.service.persons import parse_psn_no
 from minsheng.service.unit_of_work import UnitOfWork
 
 SCOPES = {"cross_province": "跨省转移接续", "in_province": "省内转移接续"}
@@ -57,14 +57,6 @@ STATUS = {"applied": "已申请", "forwarded": "转出地已传送信息", "comp
           "rejected": "不予办理"}
 STEP_NAMES = {"applied": "申请", "forwarded": "转出地传送参保信息", "completed": "办结",
               "rejected": "不予办理", "registered": "在转入地参保登记，同步办结"}
-
-
-def _person(uow: UnitOfWork, psn_no: object, *, lock: bool = False) -> Person:
-    number = parse_psn_no(psn_no)
-    person = uow.persons.get(number, lock=lock)
-    if person is None:
-        raise NotFound(f"未知参保人 {number}", f"unknown person {number}", psn_no=number)
-    return person
 
 
 def _covers(principal: Principal, place_: Place) -> bool:
@@ -117,7 +109,7 @@ def apply_cross_province(uow: UnitOfWork, principal: Principal, raw: Any) -> dic
                       "contribution_months", "account_balance"))
     principal.require(CASEWORK_APPLY)
     with uow:
-        person = _person(uow, body.required("psn_no"))
+        person = person_or_404(uow, body.required("psn_no"))
         if principal.role == "citizen":
             principal.require_person(CASEWORK_APPLY, person.region, person.psn_no)
         src = place(body.text("from_region") or person.region, "from_region")
@@ -184,7 +176,7 @@ def register_in_province(uow: UnitOfWork, principal: Principal, raw: Any) -> dic
                       "account_balance"))
     principal.require(CASEWORK)
     with uow:
-        person = _person(uow, body.required("psn_no"), lock=True)
+        person = person_or_404(uow, body.required("psn_no"), lock=True)
         dst = get_region(body.required("to_region"), "to_region")
         if not _covers(principal, place(dst.code, "to_region")):
             raise _deny(principal, f"参保登记由转入地 {dst.name} 的经办机构办理",
@@ -294,7 +286,7 @@ def advance(uow: UnitOfWork, principal: Principal, transfer_id: str, step: str,
         if step == "completed":
             t.completed_on = day
             if dst.known:
-                person = _person(uow, t.psn_no, lock=True)
+                person = person_or_404(uow, t.psn_no, lock=True)
                 ended = _move(uow, principal, person, dst.code, t)
         if step == "rejected":
             t.reason = reason
@@ -331,7 +323,7 @@ def overdue(uow: UnitOfWork, principal: Principal, day: Any = None, region: Any 
 def list_transfers(uow: UnitOfWork, principal: Principal, psn_no: str) -> dict[str, Any]:
     principal.require(CASEWORK_READ)
     with uow:
-        person = _person(uow, psn_no)
+        person = person_or_404(uow, psn_no)
         principal.require_person(CASEWORK_READ, person.region, person.psn_no)
         return {"psn_no": person.psn_no,
                 "transfers": [transfer_json(t) for t in uow.casework.transfers(person.psn_no)]}
