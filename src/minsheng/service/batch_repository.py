@@ -313,12 +313,33 @@ class BatchRepository:
             prev = digest
         self._insert("audit_entry", AUDIT_COLUMNS, rows)
         update = "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1"
-        if self.pg:
+        if self.pg:  # sent by finish()
             self._pending.append((self._sql(update), [seq, prev]))
-            self._flush()
         else:
             self._cursor.execute(update, [seq, prev])
         return [r[0] for r in rows]
+
+    def insert_terms(self, terms: Mapping[str, str]) -> None:
+        """Snapshots of settlement terms (name → JSON body) unless there already. Written
+        after the audit head is held: a transaction that holds the head never waits for
+        another's uncommitted copy of the same terms, since that other waits for the head."""
+        if not terms:
+            return
+        stamp = self._time(now())
+        rows = [(name, body, stamp) for name, body in terms.items()]
+        if self.pg:
+            self._pending.append((
+                "INSERT INTO settlement_terms (id, body, created_at) SELECT * FROM unnest("
+                "%s::varchar[], %s::text[], %s::timestamp[]) ON CONFLICT (id) DO NOTHING",
+                [_array(r[0] for r in rows), _array((r[1] for r in rows), "text"),
+                 _array((r[2] for r in rows), "timestamp")]))
+        else:
+            self._cursor.executemany("INSERT OR IGNORE INTO settlement_terms (id, body, created_at) "
+                                     "VALUES (?, ?, ?)", rows)
+
+    def finish(self) -> None:
+        """Send what is still queued (PostgreSQL); the caller then commits."""
+        self._flush()
 
 
 def _array(values: Iterable[Any], kind: str = "varchar") -> str:

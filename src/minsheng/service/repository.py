@@ -174,15 +174,6 @@ class TraceRepository:
         row = self.session.get(SettlementTerms, name)
         return None if row is None else row.body
 
-    def add_terms(self, name: str, body: str) -> None:
-        """Store a snapshot of terms unless it is there already (its name is its hash)."""
-        from sqlalchemy.dialects import postgresql, sqlite
-
-        module: Any = postgresql if _dialect(self.session) == "postgresql" else sqlite
-        table = SettlementTerms.__table__
-        assert isinstance(table, Table)
-        self.session.execute(module.insert(table).values(id=name, body=body, created_at=now())
-                             .on_conflict_do_nothing(index_elements=["id"]))
 
 
 def _dialect(session: Session) -> str:

@@ -268,7 +268,9 @@ def _write(uow: UnitOfWork, db: BatchRepository, settled: list[tuple[_Accepted, 
     db.insert_settlements(rows)
     db.write_accumulators((p, y, values, before.get((p, y), {}))
                           for (p, y), values in after.items())
-    db.append_audit(entries)
+    db.append_audit(entries)  # holds the audit head from here to the commit
+    db.insert_terms(uow.new_terms)
+    db.finish()
     return replies
 
 

@@ -190,8 +190,11 @@ class TraceStore:
                                       AssistanceTerms | None]] = {}
 
     def dump(self, uow: UnitOfWork, rec: TraceRecord, steps: Sequence[dict[str, Any]]) -> str:
-        """The text to store for a claim's trace (its terms written in ``uow`` if new);
-        ``steps``: steps appended after the kernel's (the casework route)."""
+        """The text to store for a claim's trace; ``steps``: steps appended after the
+        kernel's (the casework route). Terms this process has not stored yet are noted in
+        ``uow.new_terms`` for the caller to write in the same transaction (the settlement
+        writer writes them after it holds the audit head, so that two transactions never
+        wait on each other's uncommitted copy of the same terms)."""
         terms = (rec.basic, rec.critical, rec.assistance)
         key = (id(rec.basic), id(rec.critical), id(rec.assistance))
         known = self._ids.get(key)
@@ -209,15 +212,14 @@ class TraceStore:
         if name is None:
             return orjson.dumps(rec.render() + list(steps)).decode("utf-8")
         if name not in self._stored and name not in uow.new_terms:
-            uow.traces.add_terms(name, body.decode("utf-8"))
-            uow.new_terms.add(name)
+            uow.new_terms[name] = body.decode("utf-8")
         return orjson.dumps({"v": VERSION, "terms": name, "values": rec.values,
                              "steps": list(steps)}).decode("utf-8")
 
     def committed(self, uow: UnitOfWork) -> None:
         """``uow``, given to :meth:`dump`, has committed: the terms it wrote are stored."""
         with self._lock:
-            self._stored |= uow.new_terms
+            self._stored |= uow.new_terms.keys()
 
     def load(self, uow: UnitOfWork, s: Settlement) -> list[dict[str, Any]]:
         """The trace of a stored settlement, as JSON values."""

@@ -65,7 +65,7 @@ class UnitOfWork:
         self.audit = AuditLog(self.session)
         self.casework = CaseworkRepository(self.session)
         self.traces = TraceRepository(self.session)
-        self.new_terms: set[str] = set()  # settlement terms written here (trace_store)
+        self.new_terms: dict[str, str] = {}  # settlement terms to write here: name → body (trace_store)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -280,3 +280,63 @@ def _settle_requests(db: Database, requests: Sequence[Any]) -> list[Outcome]:
         outcomes = settle_batch(uow, requests)
         uow.commit()
     return [o for o in outcomes if isinstance(o, SettleReply | BaseException)]
+
+
+
+def test_a_batch_meeting_terms_another_has_written_waits_for_the_audit_head_not_the_terms(
+        backend: str, fresh_database: Database) -> None:
+    """Batch A has settled (not yet committed) and written three new sets of terms; batch B,
+    meeting the same terms, waits for the audit head — which A holds — and not for A's
+    uncommitted terms. So two batches can never each hold terms the other waits for (a
+    deadlock PostgreSQL would break after a second): terms are written after the head."""
+    import threading
+    import time
+
+    from sqlalchemy import text
+
+    from minsheng.service.persons import create_person
+
+    if backend != "postgres":
+        pytest.skip("SQLite runs one writing transaction at a time")
+    db = fresh_database
+    for p in ("PA", "PB"):
+        create_person(UnitOfWork(db, write=True), SYSTEM, person_body(p))
+
+    def requests(psn_no: str) -> list[settlements.SettleRequest]:
+        return [settlements.parse_request(
+            claim_body(uid("T"), psn_no, hosp_lv=lv, setl_time=f"2023-08-0{lv}T10:00:00"),
+            principal=SYSTEM) for lv in (1, 2, 3)]
+
+    first = UnitOfWork(db, write=True)
+    first.__enter__()
+    try:
+        assert all(isinstance(o, SettleReply) for o in settle_batch(first, requests("PA")))
+        second: list[object] = []
+
+        def settle_second() -> None:
+            with UnitOfWork(db, write=True) as uow:
+                second.extend(settle_batch(uow, requests("PB")))
+                uow.commit()
+
+        thread = threading.Thread(target=settle_second)
+        thread.start()
+        waiting, blocked = None, 0
+        with db.engine.connect() as watch:
+            for _ in range(200):
+                waiting = watch.execute(text(  # the relation of the row it waits to lock
+                    "SELECT l.relation::regclass::text FROM pg_stat_activity a "
+                    "JOIN pg_locks l ON l.pid = a.pid AND l.locktype = 'tuple' "
+                    "WHERE a.wait_event_type = 'Lock' AND a.datname = current_database()"
+                )).scalar()
+                blocked = watch.execute(text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND datname = current_database()")).scalar_one()
+                if blocked:
+                    break
+                time.sleep(0.02)
+        first.commit()
+    finally:
+        first.__exit__(None, None, None)
+    thread.join(timeout=30)
+    assert blocked and waiting == "audit_head", waiting
+    assert len(second) == 3 and all(isinstance(o, SettleReply) for o in second), second
