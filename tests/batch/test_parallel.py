@@ -49,3 +49,20 @@ def test_a_bad_row_in_a_later_row_group_is_named_by_its_row_in_the_file(
     assert [(r.row, r.field) for r in err.value.rows] == [(2345, "medfee_sumamt"), (3001, "setl_id")]
     assert err.value.count == 2
     assert not (tmp_path / "out").exists()
+
+
+def test_the_tasks_are_shared_between_the_pool_and_this_process() -> None:
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    def work(task: int) -> tuple[int, str]:
+        time.sleep(0.002 * (task % 3))
+        return task, threading.current_thread().name
+
+    seen: list[tuple[int, str]] = []
+    with ThreadPoolExecutor(1, thread_name_prefix="pool") as pool:
+        local._share(pool, work, list(range(40)), seen.append)
+    assert sorted(t for t, _ in seen) == list(range(40))  # each task once
+    where = {name.startswith("pool") for _, name in seen}
+    assert where == {True, False}  # some in the pool, some here

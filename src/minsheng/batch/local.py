@@ -34,6 +34,7 @@ import math
 import os
 import shutil
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import (
     FIRST_COMPLETED,
@@ -41,7 +42,6 @@ from concurrent.futures import (
     Future,
     ProcessPoolExecutor,
     ThreadPoolExecutor,
-    as_completed,
     wait,
 )
 from dataclasses import dataclass, field
@@ -307,14 +307,16 @@ def ingest_parallel(claims_path: Path, persons: Persons, view: ParameterView, po
     total = sum(u[3] for u in units)
     reporter.phase("校验结算单 validating claims", total)
     overrides_json = json.dumps(dict(overrides), sort_keys=True)
-    futures = [pool.submit(ingest_unit, IngestTask(i, path, offset, n, first, str(work), buckets,
-                                                   overrides_json))
-               for i, (path, offset, first, n) in enumerate(units)]
+    tasks = [IngestTask(i, path, offset, n, first, str(work), buckets, overrides_json)
+             for i, (path, offset, first, n) in enumerate(units)]
     results: dict[int, Any] = {}
-    for f in as_completed(futures):
-        unit, hashes, bad, bad_count, keys = _result(f)
+
+    def done(result: Any) -> None:
+        unit, hashes, bad, bad_count, keys = result
         results[unit] = (hashes, bad, bad_count, keys)
         reporter.advance(units[unit][3])
+
+    _share(pool, ingest_unit, tasks, done)
     hashes_all, bad_all, keys_all = [], [], []
     bad_count = 0
     for i in range(len(units)):
@@ -594,9 +596,17 @@ class BucketTask:
     compression: str = "lz4"
 
 
-@cache
+_PERSONS: dict[str, Persons] = {}
+"""The persons of the job being run in this process (by its ``_work`` folder)."""
+
+
 def _worker_persons(work: str) -> Persons:
-    return Persons.from_frame(pl.read_ipc(Path(work) / "persons.arrow"))
+    persons = _PERSONS.get(work)
+    if persons is None:
+        persons = Persons.from_frame(pl.read_ipc(Path(work) / "persons.arrow"))
+        _PERSONS.clear()  # (one job at a time)
+        _PERSONS[work] = persons
+    return persons
 
 
 @cache
@@ -693,6 +703,10 @@ def _run_in_turn(tasks: list[BucketTask], record: Callable[[BucketResult], None]
             record(pending[1])
 
 
+def _spilled(frame: pl.DataFrame) -> pa.Table:
+    return frame.to_arrow().cast(PREPARED_SCHEMA)
+
+
 class _BucketSink:
     """Spills prepared batches into bucket files by person index (whole persons per bucket)."""
 
@@ -709,11 +723,11 @@ class _BucketSink:
         bucket = frame["pidx"].to_numpy() * self.buckets // self.persons
         first, last = int(bucket.min()), int(bucket.max())
         if first == last:
-            self._write(first, frame.to_arrow().cast(PREPARED_SCHEMA))
+            self._write(first, _spilled(frame))
             return
         order = np.argsort((bucket - first).astype(np.uint16 if last - first < 1 << 16
                                                    else np.uint32), kind="stable")
-        table = frame[order].to_arrow().cast(PREPARED_SCHEMA)
+        table = _spilled(frame[order])
         bounds = np.searchsorted(bucket[order], np.arange(first, last + 2)).tolist()
         for b in range(first, last + 1):
             a, z = bounds[b - first], bounds[b - first + 1]
@@ -770,7 +784,8 @@ def settle_file(claims: Path, persons_path: Path, out: Path, *,
     if manifest is not None and manifest.get("state") == "complete":
         return _summary(out, manifest, 0.0, time.perf_counter() - started, person_years)
     n_workers = _workers(workers, count_claims(claims))
-    pool = _start_pool(n_workers, overrides) if n_workers > 1 else None
+    # this process works too: N processes in all
+    pool = _start_pool(n_workers - 1, overrides) if n_workers > 1 else None
     try:
         if manifest is None or manifest.get("state") != "staged":
             manifest = _stage_or_clean(claims, persons_path, out, view, fp, chunk_rows,
@@ -898,22 +913,44 @@ def _workers(requested: int | None, rows: int) -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def _run_parallel(tasks: list[BucketTask], pool: Executor,
-                  record: Callable[[BucketResult], None]) -> None:
-    pending: set[Future[BucketResult]] = set()
-    queue = list(tasks)
-    width = 2 * (os.cpu_count() or 1)
+def _share(pool: Executor, fn: Callable[[Any], Any], tasks: list[Any],
+           done: Callable[[Any], None]) -> None:
+    """Run ``fn`` on each task, in the pool's worker processes and in this one.
+
+    The pool is kept two tasks deep per worker; while it is, this process runs the next
+    task itself (so that a job on N cores needs only N − 1 worker processes). When no task
+    is left to start, a task still queued in the pool is taken back and run here."""
+    here = getattr(fn, "__wrapped__", fn)  # (this process raises the errors themselves)
+    queue = deque(tasks)
+    pending: dict[Future[Any], Any] = {}
+    width = 2 * _pool_workers(pool)
     try:
         while queue or pending:
             while queue and len(pending) < width:
-                pending.add(pool.submit(run_bucket, queue.pop(0)))
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                task = queue.popleft()
+                pending[pool.submit(fn, task)] = task
+            if not queue:
+                for f in reversed(list(pending)):
+                    if f.cancel():
+                        queue.append(pending.pop(f))
+                        break
+            if queue:
+                done(here(queue.popleft()))
+                finished = [f for f in pending if f.done()]
+            else:
+                finished = list(wait(pending, return_when=FIRST_COMPLETED).done)
             for f in finished:
-                record(_result(f))
+                del pending[f]
+                done(_result(f))
     except BaseException:
         for f in pending:
             f.cancel()
         raise
+
+
+def _run_parallel(tasks: list[BucketTask], pool: Executor,
+                  record: Callable[[BucketResult], None]) -> None:
+    _share(pool, run_bucket, tasks, record)
 
 
 def _stage(claims: Path, persons_path: Path, out: Path, work: Path, view: ParameterView,
@@ -922,6 +959,8 @@ def _stage(claims: Path, persons_path: Path, out: Path, work: Path, view: Parame
     reporter.phase("读取人员 reading persons", None)
     persons = load_persons(persons_path)
     persons.frame().write_ipc(work / "persons.arrow")
+    _PERSONS.clear()
+    _PERSONS[str(work)] = persons  # (this process settles chunks too)
     total = count_claims(claims)
     buckets = max(1, math.ceil(total / chunk_rows))
     if pool is not None and file_kind(claims) == "parquet" and \
