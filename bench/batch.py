@@ -5,7 +5,7 @@ process tree (the engine and its worker processes, sampled from /proc every 50 m
 seconds of the tree, and the one-minute load average before and after the run (the machine
 is shared: read claims per second together with the load).
 
-Usage: ``python bench/batch.py [--sizes 1000000,10000000] [--compressions lz4,none]
+Usage: ``python bench/batch.py [--sizes 1000000,10000000] [--compressions none,lz4]
 [--spark-size 1000000] [--spark-masters 'local[1],local[2]'] [--data DIR] [--no-spark]``.
 Each size is settled by the local engine with its default worker processes and with one;
 ``--compressions`` repeats those runs for each compression of the output parts. The Spark
@@ -126,7 +126,7 @@ def settle(engine: str, claims: Path, persons: Path, n: int, work: Path, **optio
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="1000000,10000000")
-    parser.add_argument("--compressions", default="lz4",
+    parser.add_argument("--compressions", default="none",
                         help="compressions of the local engine's parts, each run in turn")
     parser.add_argument("--spark-size", type=int, default=1_000_000)
     parser.add_argument("--spark-masters", default="local[1],local[2]",
@@ -141,7 +141,7 @@ def main() -> None:
         for size in [int(s) for s in args.sizes.split(",") if s]:
             claims, persons, n = ensure_data(root, size)
             for compression in [c for c in args.compressions.split(",") if c]:
-                extra = {} if compression == "lz4" else {"compression": compression}
+                extra = {"compression": compression}
                 settle("local", claims, persons, n, work, **extra)
                 settle("local", claims, persons, n, work, workers="1", **extra)
         if not args.no_spark:

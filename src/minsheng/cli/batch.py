@@ -57,8 +57,8 @@ def settle(
     person_years: Path | None = typer.Option(None, "--person-years", help="另存每人每年合计与监测名单的目录"),
     chunk_rows: int = typer.Option(500_000, "--chunk-rows", help="每块约多少笔结算单（整人分块）"),
     workers: int | None = typer.Option(None, "--workers", help="本机并行进程数（默认按 CPU 核数）"),
-    compression: str = typer.Option("lz4", "--compression",
-                                    help="本机引擎输出分片的压缩：lz4、none（最快）、snappy、zstd（最小）"),
+    compression: str = typer.Option("none", "--compression",
+                                    help="本机引擎输出分片的压缩：none（默认，最快）、lz4、snappy、zstd（最小）"),
     as_json: bool = typer.Option(False, "--json", help="以 JSON 输出摘要"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="不显示进度条"),
 ) -> None:
