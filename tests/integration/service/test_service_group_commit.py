@@ -320,23 +320,21 @@ def test_a_batch_meeting_terms_another_has_written_waits_for_the_audit_head_not_
 
         thread = threading.Thread(target=settle_second)
         thread.start()
-        waiting, blocked = None, 0
+        waiting = None
         with db.engine.connect() as watch:
-            for _ in range(200):
-                waiting = watch.execute(text(  # the relation of the row it waits to lock
+            for _ in range(500):  # until the second batch waits to lock a row (10 s at most)
+                waiting = watch.execute(text(
                     "SELECT l.relation::regclass::text FROM pg_stat_activity a "
                     "JOIN pg_locks l ON l.pid = a.pid AND l.locktype = 'tuple' "
                     "WHERE a.wait_event_type = 'Lock' AND a.datname = current_database()"
                 )).scalar()
-                blocked = watch.execute(text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                    "AND datname = current_database()")).scalar_one()
-                if blocked:
+                watch.rollback()  # pg_stat_activity is read once a transaction: read it anew
+                if waiting is not None:
                     break
                 time.sleep(0.02)
         first.commit()
     finally:
         first.__exit__(None, None, None)
     thread.join(timeout=30)
-    assert blocked and waiting == "audit_head", waiting
+    assert waiting == "audit_head", waiting
     assert len(second) == 3 and all(isinstance(o, SettleReply) for o in second), second
