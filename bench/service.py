@@ -36,7 +36,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 import orjson
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -46,7 +45,7 @@ from _server import running_server
 
 PG_URL = os.environ.get("MINSHENG_TEST_POSTGRES_URL",
                         "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-PERSONS = 200
+PERSONS = 200  # default of --persons
 
 
 def _cpu_seconds(pids: list[int]) -> float:
@@ -184,9 +183,10 @@ def fresh_database(backend: str, folder: Path) -> tuple[str, Any]:
 
 
 def bench_backend(backend: str, requests: int, workers: int, client: str, seconds: int,
-                  rates: list[int]) -> None:
-    from minsheng.service.auth import create_token
+                  rates: list[int], persons: int) -> None:
+    from minsheng.service.auth import SYSTEM, create_token
     from minsheng.service.db import Database
+    from minsheng.service.persons import create_person
     from minsheng.service.unit_of_work import UnitOfWork
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -197,16 +197,15 @@ def bench_backend(backend: str, requests: int, workers: int, client: str, second
             with UnitOfWork(db, write=True) as uow:
                 _, secret = create_token(uow, "admin", label="bench")
                 uow.commit()
+            people = [f"BP{i:05d}" for i in range(persons)]
+            for p in people:  # registered as POST /api/v1/persons does, before the server starts
+                create_person(UnitOfWork(db, write=True), SYSTEM, {
+                    "psn_no": p, "insutype": "390", "region": "140100",
+                    "categories": ["minimum_allowance"] if int(p[2:]) % 3 else []})
             db.dispose()
             headers = {"Authorization": f"Bearer {secret}"}
             with running_server("--workers", str(workers),
                                 env={"MINSHENG_DATABASE_URL": url}) as base:
-                people = [f"BP{i:05d}" for i in range(PERSONS)]
-                with httpx.Client(base_url=base, headers=headers) as c:
-                    for p in people:
-                        c.post("/api/v1/persons", json={
-                            "psn_no": p, "insutype": "390", "region": "140100",
-                            "categories": ["minimum_allowance"] if int(p[2:]) % 3 else []})
                 endpoint = f"{base}/api/v1/settlements"
                 load(endpoint, claims(endpoint, headers, people, 50), 4)  # warm up
                 server = _server_processes(urlsplit(base).port or 0)
@@ -230,7 +229,8 @@ def bench_backend(backend: str, requests: int, workers: int, client: str, second
                     n = max(1, result["requests"])
                     server_cpu = _cpu_seconds(server) - before[0]
                     pg_cpu = _cpu_seconds(postgres) - before[1]
-                    emit(bench="service_settle", backend=backend, workers=workers, **result,
+                    emit(bench="service_settle", backend=backend, workers=workers,
+                         persons=persons, **result,
                          server_cpu_ms=round(server_cpu / n * 1e3, 3),
                          pg_cpu_ms=round(pg_cpu / n * 1e3, 3))
         finally:
@@ -248,11 +248,15 @@ def main() -> None:
     parser.add_argument("--rates", default="1000",
                         help="also at concurrency 32 with the claims sent at these rates a second "
                              "(wrk only; comma-separated, empty for none)")
+    parser.add_argument("--persons", type=int, default=PERSONS,
+                        help="persons the claims are spread over (200: concurrent claims of one "
+                             "batch often share a person; a province's thousands seldom do)")
     args = parser.parse_args()
     client = args.client if args.client != "auto" else ("wrk" if _wrk.available() else "python")
     rates = [int(r) for r in args.rates.split(",") if r.strip()]
     for backend in args.backends.split(","):
-        bench_backend(backend.strip(), args.requests, args.workers, client, args.seconds, rates)
+        bench_backend(backend.strip(), args.requests, args.workers, client, args.seconds, rates,
+                      args.persons)
 
 
 if __name__ == "__main__":
