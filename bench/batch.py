@@ -35,10 +35,11 @@ def emit(**fields: object) -> None:
     print(json.dumps(fields, ensure_ascii=False), flush=True)
 
 
-def _tree_rss(root: int) -> int:
-    """Resident memory of ``root`` and all its descendants, in bytes."""
+def _tree(root: int) -> dict[int, tuple[int, float]]:
+    """``root`` and all its descendants: resident memory (bytes) and CPU seconds of each."""
     children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
+    stats: dict[int, tuple[int, float]] = {}
+    tick = os.sysconf("SC_CLK_TCK")
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -49,28 +50,36 @@ def _tree_rss(root: int) -> int:
             continue
         pid, ppid = int(entry), int(fields[1])
         children.setdefault(ppid, []).append(pid)
-        rss[pid] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
-    total, stack = 0, [root]
+        stats[pid] = (int(fields[21]) * os.sysconf("SC_PAGE_SIZE"),
+                      (int(fields[11]) + int(fields[12])) / tick)
+    out, stack = {}, [root]
     while stack:
         pid = stack.pop()
-        total += rss.get(pid, 0)
+        if pid in stats:
+            out[pid] = stats[pid]
         stack.extend(children.get(pid, []))
-    return total
+    return out
 
 
-def measure(cmd: list[str]) -> tuple[float, int, str, float]:
-    """Run ``cmd``; wall seconds, peak resident memory of its process tree, stdout, and the
-    CPU seconds (user + system) of the tree — a figure less disturbed by other load."""
+def measure(cmd: list[str]) -> tuple[float, int, str, float, float]:
+    """Run ``cmd``; wall seconds, peak resident memory of its process tree, stdout, the CPU
+    seconds (user + system) of the reaped tree — a figure less disturbed by other load — and
+    the CPU seconds of the tree as sampled from /proc every 50 ms (which also sees processes
+    that are not reaped by the command, such as Spark's JVM; a little short of the end)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak = 0
+    cpu_seen: dict[int, float] = {}
     stop = threading.Event()
 
     def sample() -> None:
         nonlocal peak
         while not stop.is_set():
-            peak = max(peak, _tree_rss(proc.pid))
+            tree = _tree(proc.pid)
+            peak = max(peak, sum(rss for rss, _ in tree.values()))
+            for pid, (_, cpu) in tree.items():
+                cpu_seen[pid] = max(cpu_seen.get(pid, 0.0), cpu)
             time.sleep(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -83,14 +92,14 @@ def measure(cmd: list[str]) -> tuple[float, int, str, float]:
         raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err[-3000:]}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return seconds, peak, out, cpu
+    return seconds, peak, out, cpu, sum(cpu_seen.values())
 
 
 def ensure_data(root: Path, claims: int) -> tuple[Path, Path, int]:
     folder = root / f"synth-{claims}"
     if not (folder / "claims.parquet").exists():
         persons = int(claims / CLAIMS_PER_PERSON)
-        seconds, peak, out, _ = measure([sys.executable, "-m", "minsheng", "synth", "--persons",
+        seconds, peak, out, _, _ = measure([sys.executable, "-m", "minsheng", "synth", "--persons",
                                       str(persons), "--seed", "2023", "--out", str(folder), "--json"])
         info = json.loads(out)
         emit(bench="batch_synth", persons=info["persons"], claims=info["claims"],
@@ -110,12 +119,14 @@ def settle(engine: str, claims: Path, persons: Path, n: int, work: Path, **optio
     for k, v in options.items():
         cmd += [f"--{k.replace('_', '-')}", v]
     load_before = os.getloadavg()[0]
-    seconds, peak, stdout, cpu = measure(cmd)
+    seconds, peak, stdout, cpu, sampled = measure(cmd)
     summary = json.loads(stdout[stdout.index("{"):])
+    if engine != "local":
+        cpu = sampled  # Spark's JVM is not a reaped child: its CPU is sampled from /proc
     emit(bench="batch_settle", engine=engine, claims=summary["rows"], chunks=summary["chunks"],
          **options, seconds=round(seconds, 2), claims_per_s=round(summary["rows"] / seconds),
-         **({"cpu_seconds": round(cpu, 2), "claims_per_cpu_s": round(summary["rows"] / cpu)}
-            if engine == "local" else {}),  # Spark's JVM is not a reaped child: no CPU figure
+         cpu_seconds=round(cpu, 2), claims_per_cpu_s=round(summary["rows"] / max(cpu, 1e-9)),
+         cores_busy=round(cpu / seconds, 2),
          peak_mib=round(peak / 2**20), cores=os.cpu_count(),
          load_average_before=round(load_before, 2), load_average=round(os.getloadavg()[0], 2),
          **{k: summary[k] for k in ("ingest_seconds", "settle_seconds", "session_seconds",

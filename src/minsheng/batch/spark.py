@@ -77,6 +77,9 @@ def spark_session(master: str = "local[*]", app_name: str = "minsheng-batch") ->
              .config("spark.driver.bindAddress", "127.0.0.1")
              .config("spark.sql.shuffle.partitions", "8")
              .config("spark.sql.adaptive.enabled", "true")
+             # the groups of persons stay in their shuffle partitions: merged into one
+             # (adaptive coalescing of small partitions), they would run on one core
+             .config("spark.sql.adaptive.coalescePartitions.enabled", "false")
              .config("spark.sql.execution.arrow.pyspark.enabled", "true")
              .config("spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs", "false")
              .config("spark.hadoop.parquet.enable.summary-metadata", "false")
