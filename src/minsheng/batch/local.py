@@ -392,6 +392,8 @@ class Settled:
     categories: npt.NDArray[np.uint16]
     result: Settlement
     warnings: list[str]
+    setl_id: pa.Array | None = None
+    """``setl_id`` in settlement order when ``frame`` does not hold it (:func:`settle_table`)."""
 
 
 def settle_chunk(frame: pl.DataFrame, view: ParameterView, persons: Persons | None = None,
@@ -420,6 +422,40 @@ def settle_chunk(frame: pl.DataFrame, view: ParameterView, persons: Persons | No
     return Settled(frame, region, resident, categories, result, list(params.tables.warnings))
 
 
+def settle_table(table: pa.Table, view: ParameterView, persons: Persons,
+                 resolver: ParameterResolver | None = None) -> Settled:
+    """:func:`settle_chunk` on prepared rows read from the bucket files as Arrow tables: the
+    columns go to numpy and ``setl_id`` stays Arrow text (no conversion to Polars and back).
+
+    ``frame`` of the result holds the numeric prepared columns in settlement order; the
+    texts are in ``setl_id``."""
+    names = [n for n in PREPARED_SCHEMA.names if n != "setl_id"]
+    columns = {n: table.column(n).to_numpy() for n in names}
+    ids = table.column("setl_id")
+
+    def id_texts(rows: npt.NDArray[np.intp]) -> pl.Series:
+        texts = pl.from_arrow(ids.take(pa.array(rows)))
+        assert isinstance(texts, pl.Series)
+        return texts
+
+    order = _order(columns["pidx"], columns["t"], id_texts)
+    ordered = {n: v[order] for n, v in columns.items()}
+    taken = ids.take(pa.array(order))
+    setl_id = taken.combine_chunks() if isinstance(taken, pa.ChunkedArray) else taken
+    pidx = ordered["pidx"]
+    region, resident = persons.region[pidx], persons.resident[pidx]
+    categories = persons.categories[pidx]
+    claims = Claims.from_columns({
+        "person": pidx, "day": ordered["t"] // SECONDS_PER_DAY, "region": region,
+        "resident": resident, "med_type": ordered["med_type"], "hosp_lv": ordered["hosp_lv"],
+        "in_province": ordered["in_province"], "categories": categories,
+        **{a: ordered[a] for a in AMOUNTS}})
+    params = resolve(claims, view, resolver)
+    result = settle(claims, params, chunk=KERNEL_CHUNK)
+    return Settled(pl.DataFrame(ordered), region, resident, categories, result,
+                   list(params.tables.warnings), setl_id)
+
+
 def settlement_sorted(frame: pl.DataFrame) -> pl.DataFrame:
     """Prepared rows in settlement order: by person, ``setl_time``, then ``setl_id`` as text."""
     if frame.n_chunks() > 1:
@@ -433,8 +469,14 @@ def settlement_order(frame: pl.DataFrame) -> npt.NDArray[np.intp]:
     Person and time are packed with the row's position into one 64-bit key when they fit
     (one fast value sort), else sorted with ``lexsort``; rows alike in person and time are
     then ordered by ``setl_id``."""
-    pidx = frame["pidx"].to_numpy()
-    t = frame["t"].to_numpy()
+    return _order(frame["pidx"].to_numpy(), frame["t"].to_numpy(),
+                  lambda rows: frame["setl_id"].gather(rows))
+
+
+def _order(pidx: I64, t: I64, setl_ids: Callable[[npt.NDArray[np.intp]], pl.Series]
+           ) -> npt.NDArray[np.intp]:
+    """:func:`settlement_order` of the columns ``pidx`` and ``t``; ``setl_ids(rows)`` gives
+    the ``setl_id`` of some rows (only rows alike in person and time need it)."""
     n = len(pidx)
     if n < 2:
         return np.arange(n, dtype=np.intp)
@@ -461,7 +503,7 @@ def settlement_order(frame: pl.DataFrame) -> npt.NDArray[np.intp]:
         at = np.flatnonzero(alike)
         rows = order[at]
         ties = pl.DataFrame({"pidx": pidx[rows], "t": t[rows], "o": rows,
-                             "setl_id": frame["setl_id"].gather(rows)})
+                             "setl_id": setl_ids(rows)})
         order[at] = ties.sort(["pidx", "t", "setl_id"])["o"].to_numpy()
     return order
 
@@ -472,12 +514,13 @@ def claim_arrow(s: Settled, psn_no: pl.Series) -> pa.Table:
     r = s.result
     texts = money_arrays({k: getattr(r, k) for k in (*OUTPUT_MONEY, *CAP_ROOMS)}, CAP_ROOMS,
                          alike={"fund_pay_sumamt": "hifp_pay"})
-    return pa.table({"setl_id": _arrow_text(s.frame["setl_id"]), "psn_no": _arrow_text(psn_no),
+    setl_id = s.setl_id if s.setl_id is not None else s.frame["setl_id"]
+    return pa.table({"setl_id": _arrow_text(setl_id), "psn_no": _arrow_text(psn_no),
                      **texts}, schema=CLAIM_OUTPUT_SCHEMA)
 
 
-def _arrow_text(series: pl.Series) -> pa.Array:
-    array = series.to_arrow()
+def _arrow_text(texts: pl.Series | pa.Array) -> pa.Array:
+    array = texts.to_arrow() if isinstance(texts, pl.Series) else texts
     return array if array.type == pa.string() else array.cast(pa.string())
 
 
@@ -663,9 +706,9 @@ def settle_bucket(task: BucketTask) -> tuple[BucketResult, Parts]:
     persons = _worker_persons(task.work)
     view = _worker_view(task.overrides_json)
     files = sorted(Path(task.work).glob(f"bucket-{task.bucket:05d}*.arrow"))
-    frame = pl.concat([pl.read_ipc(f) for f in files]).rechunk() if files else \
-        pl.DataFrame(schema=pl.Schema(PREPARED_SCHEMA))
-    settled = settle_chunk(frame, view, persons, _worker_resolver(task.work, task.overrides_json))
+    prepared = pa.concat_tables([pa.ipc.open_file(pa.memory_map(str(f))).read_all()
+                                 for f in files]) if files else PREPARED_SCHEMA.empty_table()
+    settled = settle_table(prepared, view, persons, _worker_resolver(task.work, task.overrides_json))
     psn_no = persons.psn_no.gather(settled.frame["pidx"].to_numpy())
     warnings = list(settled.warnings)
     parts: Parts = []
@@ -678,7 +721,7 @@ def settle_bucket(task: BucketTask) -> tuple[BucketResult, Parts]:
     else:
         missing = []
     parts.append((claim_arrow(settled, psn_no), Path(task.out) / part_name(task.bucket)))
-    return (task.bucket, frame.height, warnings, missing), parts
+    return (task.bucket, prepared.num_rows, warnings, missing), parts
 
 
 @_carried
