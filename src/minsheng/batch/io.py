@@ -473,9 +473,11 @@ def load_persons(path: Path) -> Persons:
     """Read and validate the persons file (every bad row reported; none: :class:`BadRows`)."""
     df = read_frame(path, "persons", PERSON_COLUMNS)
     schema = df.schema
-    psn = _text("psn_no", schema["psn_no"])
-    insutype = _text("insutype", schema["insutype"])
-    region = _text("region", schema["region"])
+    # each text stripped once (a lazy query would strip it again for each use)
+    df = df.with_columns(_text("psn_no", schema["psn_no"]).alias("__psn_no"),
+                         _text("insutype", schema["insutype"]).alias("__insutype"),
+                         _text("region", schema["region"]).alias("__region"))
+    psn, insutype, region = pl.col("__psn_no"), pl.col("__insutype"), pl.col("__region")
     cats = pl.col("categories").cast(pl.String, strict=False).fill_null("")
     known = sorted({f"{int(c):06d}" for c in all_regions()})  # as texts: one lookup per row
     masks = _category_masks(df.select(cats.unique())["categories"].to_list())
@@ -485,8 +487,7 @@ def load_persons(path: Path) -> Persons:
                                    "bad_category": pl.String})
     work = df.with_columns(cats).join(mask_df, on="categories", how="left",
                                       maintain_order="left")
-    texts = work.select(psn.alias("psn_no"))["psn_no"]
-    ordered = sort_u64(texts.hash(seed=PSN_SEED).to_numpy())
+    ordered = sort_u64(work["__psn_no"].hash(seed=PSN_SEED).to_numpy())
     # no two hashes alike: no two texts alike (else the texts are compared)
     repeated = ~psn.is_first_distinct() if bool((ordered[1:] == ordered[:-1]).any()) \
         else pl.lit(False)
