@@ -57,6 +57,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from minsheng.batch.arrow_buffers import arrow_ints, numpy_of
 from minsheng.batch.io import (
     AMOUNTS,
     CAP_ROOMS,
@@ -429,18 +430,18 @@ def settle_table(table: pa.Table, view: ParameterView, persons: Persons,
 
     ``frame`` of the result holds the numeric prepared columns in settlement order; the
     texts are in ``setl_id``."""
-    names = [n for n in PREPARED_SCHEMA.names if n != "setl_id"]
-    columns = {n: table.column(n).to_numpy() for n in names}
+    names = [n for n in PREPARED_SCHEMA.names if n not in ("setl_id", "row")]
+    columns: dict[str, Any] = {n: numpy_of(table.column(n)) for n in names}
     ids = table.column("setl_id")
 
     def id_texts(rows: npt.NDArray[np.intp]) -> pl.Series:
-        texts = pl.from_arrow(ids.take(pa.array(rows)))
+        texts = pl.from_arrow(ids.take(arrow_ints(rows)))
         assert isinstance(texts, pl.Series)
         return texts
 
     order = _order(columns["pidx"], columns["t"], id_texts)
     ordered = {n: v[order] for n, v in columns.items()}
-    taken = ids.take(pa.array(order))
+    taken = ids.take(arrow_ints(order))
     setl_id = taken.combine_chunks() if isinstance(taken, pa.ChunkedArray) else taken
     pidx = ordered["pidx"]
     region, resident = persons.region[pidx], persons.resident[pidx]

@@ -25,6 +25,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from minsheng.batch.arrow_buffers import arrow_ints
 from minsheng.core.money import format_fen
 
 I64 = npt.NDArray[np.int64]
@@ -32,7 +33,10 @@ LARGEST = 9 * 10**17
 """Larger magnitudes (far above any amount the kernel accepts) are formatted in Python."""
 DENSE = 0.75
 """Above this share of rows to format, a column is formatted whole (no gather)."""
-_ZERO = pa.array(["0.00"], pa.string())
+
+
+_ZERO = pa.StringArray.from_buffers(1, pa.py_buffer(np.array([0, 4], np.int32)),
+                                    pa.py_buffer(b"0.00"))
 
 
 def fen_texts(fen: I64, absent: npt.NDArray[np.bool_] | None = None) -> pa.StringArray:
@@ -52,7 +56,7 @@ def fen_texts(fen: I64, absent: npt.NDArray[np.bool_] | None = None) -> pa.Strin
     w[under] += 1000
     if signed:
         np.negative(w, out=w, where=negative)
-    array = pc.cast(pa.array(w, mask=absent), pa.string())
+    array = pc.cast(arrow_ints(w, absent), pa.string())
     validity, offsets_buffer, data_buffer = array.buffers()
     offsets = np.frombuffer(offsets_buffer, np.int32, n + 1, array.offset * 4)
     data = np.frombuffer(data_buffer, np.uint8).copy()
@@ -103,6 +107,6 @@ def money_arrays(values: Mapping[str, I64], no_cap: tuple[str, ...] = (),
             pool = pa.concat_arrays([out[source], formatted])
             index = np.arange(n, dtype=np.int64)
             index[rest] = n + np.arange(len(rest))
-        taken = pc.take(pool, pa.array(index, mask=absent))
+        taken = pc.take(pool, arrow_ints(index, absent))
         out[name] = taken.combine_chunks() if isinstance(taken, pa.ChunkedArray) else taken
     return out
