@@ -984,37 +984,28 @@ def _workers(requested: int | None, rows: int) -> int:
 
 def _share(pool: Executor, fn: Callable[[Any], Any], tasks: list[Any],
            done: Callable[[Any], None]) -> None:
-    """Run ``fn`` on each task, in the pool's worker processes and in this one.
-
-    The pool is kept two tasks deep per worker; while it is, this process runs the next
-    task itself (so that a job on N cores needs only N − 1 worker processes). When no task
-    is left to start, a task still queued in the pool is taken back and run here."""
+    """Run ``fn`` on each task, in the pool's worker processes and in this process (on a
+    thread of its own, so that this one keeps handing out tasks): a job on N cores needs only
+    N − 1 worker processes. Each runs one task at a time and takes the next task as soon as
+    it is free, so all finish within about one task of each other."""
     here = getattr(fn, "__wrapped__", fn)  # (this process raises the errors themselves)
     queue = deque(tasks)
-    pending: dict[Future[Any], Any] = {}
-    width = 2 * _pool_workers(pool)
-    try:
-        while queue or pending:
-            while queue and len(pending) < width:
-                task = queue.popleft()
-                pending[pool.submit(fn, task)] = task
-            if not queue:
-                for f in reversed(list(pending)):
-                    if f.cancel():
-                        queue.append(pending.pop(f))
-                        break
-            if queue:
-                done(here(queue.popleft()))
-                finished = [f for f in pending if f.done()]
-            else:
-                finished = list(wait(pending, return_when=FIRST_COMPLETED).done)
-            for f in finished:
-                del pending[f]
-                done(_result(f))
-    except BaseException:
-        for f in pending:
-            f.cancel()
-        raise
+    pending: dict[Future[Any], bool] = {}  # future → run here
+    width = _pool_workers(pool)
+    with ThreadPoolExecutor(1, thread_name_prefix="minsheng-here") as local_pool:
+        try:
+            while queue or pending:
+                if queue and not any(pending.values()):
+                    pending[local_pool.submit(here, queue.popleft())] = True
+                while queue and sum(not h for h in pending.values()) < width:
+                    pending[pool.submit(fn, queue.popleft())] = False
+                for f in wait(pending, return_when=FIRST_COMPLETED).done:
+                    del pending[f]
+                    done(_result(f))
+        except BaseException:
+            for f in pending:
+                f.cancel()
+            raise
 
 
 def _run_parallel(tasks: list[BucketTask], pool: Executor,
