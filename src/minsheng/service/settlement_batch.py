@@ -23,6 +23,7 @@ settled once: the second is answered with the first reply (same claim) or 409 (a
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 from collections.abc import Sequence
@@ -75,6 +76,8 @@ class SettleRequest:
     secret_hash: str | None = None
     error: MinshengError | None = None
     future: Future[SettleReply] = field(default_factory=Future)
+    waiter: asyncio.Future[SettleReply] | None = None
+    """Set by a caller awaiting the reply on an event loop: resolved on that loop too."""
 
 
 Outcome = SettleReply | BaseException | object

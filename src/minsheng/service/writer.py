@@ -20,6 +20,8 @@ its own (no liveness ping per batch).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import threading
@@ -168,27 +170,54 @@ class SettlementWriter:
                 _answer(r, conflict)
             return
         again: list[SettleRequest] = []
+        answers: list[tuple[SettleRequest, SettleReply | BaseException]] = []
         for request, outcome in zip(batch, outcomes, strict=True):
             if outcome is REQUEUE:
                 again.append(request)
             else:
                 assert isinstance(outcome, SettleReply | BaseException)
-                _answer(request, outcome)
+                answers.append((request, outcome))
+        _answer_all(answers)
         if again:
             with self._ready:
                 self._queue.extendleft(reversed(again))
 
 
 def _answer(request: SettleRequest, outcome: SettleReply | BaseException) -> None:
-    """Give a request its reply or error, unless it has one already or was given up (its
-    client went away: the settlement stands, and a retry gets the reply)."""
-    try:
+    _answer_all([(request, outcome)])
+
+
+def _answer_all(answers: Sequence[tuple[SettleRequest, SettleReply | BaseException]]) -> None:
+    """Give each request its reply or error, unless it has one already or was given up (its
+    client went away: the settlement stands, and a retry gets the reply). Requests awaited on
+    an event loop (``waiter``) are woken together: one call into each loop per batch, not
+    one per reply (each such call wakes the loop and hands it the interpreter)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[SettleReply],
+                                                        SettleReply | BaseException]]] = {}
+    for request, outcome in answers:
+        try:
+            if isinstance(outcome, BaseException):
+                request.future.set_exception(outcome)
+            else:
+                request.future.set_result(outcome)
+        except InvalidStateError:
+            pass
+        if request.waiter is not None:
+            by_loop.setdefault(request.waiter.get_loop(), []).append((request.waiter, outcome))
+    for loop, woken in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+            loop.call_soon_threadsafe(_wake, woken)
+
+
+def _wake(woken: Sequence[tuple[asyncio.Future[SettleReply], SettleReply | BaseException]]
+          ) -> None:
+    for waiter, outcome in woken:
+        if waiter.done():  # cancelled: the client went away
+            continue
         if isinstance(outcome, BaseException):
-            request.future.set_exception(outcome)
+            waiter.set_exception(outcome)
         else:
-            request.future.set_result(outcome)
-    except InvalidStateError:
-        pass
+            waiter.set_result(outcome)
 
 
 _lock = threading.Lock()

@@ -89,8 +89,9 @@ async def fast_settle(request: Request) -> Response:
         raise InputError("body", "请求体不是有效的 JSON", "body is not valid JSON") from None
     secret = bearer_secret(request.headers.get("authorization"))  # 401 without a bearer token
     job = settlements.parse_request(raw, secret_hash=hash_secret(secret), defer_errors=True)
+    job.waiter = asyncio.get_running_loop().create_future()
     writer_for(database(request)).submit(job)
-    return _reply(await asyncio.wrap_future(job.future))
+    return _reply(await job.waiter)
 
 
 @router.get("/{setl_id}", summary="结算记录（含撤销信息）")
