@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 EXTRAS := dev,service,batch,web,spark
 
-.PHONY: install run test lint typecheck bench clean browser
+.PHONY: install run test lint typecheck bench clean browser wrk
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,8 +41,16 @@ browser:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-l10n fonts-wqy-microhei >/dev/null; \
 	fi
 
-bench: install
-	$(PY) bench/calc.py
+# Benchmarks print JSON lines (see docs/performance.md); wrk, a C load generator, keeps the
+# client's share of this 2-core machine small: installed once with apt-get when missing.
+wrk:
+	@command -v wrk >/dev/null || { echo "installing wrk (apt-get) ..."; \
+	  $(SUDO) apt-get update -qq >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk >/dev/null; }
+
+bench: install wrk
+	$(PY) bench/calc.py --workers 2
+	$(PY) bench/service.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info
