@@ -339,6 +339,7 @@ class Persons:
     index: pl.DataFrame = field(repr=False)
     _by_hash: HashIndex | None = field(default=None, init=False, repr=False, compare=False)
     _key: I64 | None = field(default=None, init=False, repr=False, compare=False)
+    _psn_arrow: pa.Array | None = field(default=None, init=False, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.region)
@@ -356,6 +357,13 @@ class Persons:
     def frame(self) -> pl.DataFrame:
         return pl.DataFrame({"psn_no": self.psn_no, "region": self.region,
                              "resident": self.resident, "categories": self.categories})
+
+    def psn_arrow(self) -> pa.Array:
+        """``psn_no`` as an Arrow string array (kept: a chunk's ids are taken from it)."""
+        if self._psn_arrow is None:
+            array = self.psn_no.to_arrow()
+            self._psn_arrow = array if array.type == pa.string() else array.cast(pa.string())
+        return self._psn_arrow
 
     def parameter_key(self) -> I64:
         """Region, resident and categories of each person packed in one integer (≥ 0)."""

@@ -509,7 +509,7 @@ def _order(pidx: I64, t: I64, setl_ids: Callable[[npt.NDArray[np.intp]], pl.Seri
     return order
 
 
-def claim_arrow(s: Settled, psn_no: pl.Series) -> pa.Table:
+def claim_arrow(s: Settled, psn_no: pl.Series | pa.Array) -> pa.Table:
     """Per-claim outputs (:data:`CLAIM_OUTPUT_SCHEMA`): ``setl_id``, ``psn_no``, money as
     text, cap rooms (empty: no cap)."""
     r = s.result
@@ -710,10 +710,12 @@ def settle_bucket(task: BucketTask) -> tuple[BucketResult, Parts]:
     prepared = pa.concat_tables([pa.ipc.open_file(pa.memory_map(str(f))).read_all()
                                  for f in files]) if files else PREPARED_SCHEMA.empty_table()
     settled = settle_table(prepared, view, persons, _worker_resolver(task.work, task.overrides_json))
-    psn_no = persons.psn_no.gather(settled.frame["pidx"].to_numpy())
+    ids = persons.psn_arrow().take(arrow_ints(settled.frame["pidx"].to_numpy()))
     warnings = list(settled.warnings)
     parts: Parts = []
     if task.person_years:
+        psn_no = pl.from_arrow(ids)
+        assert isinstance(psn_no, pl.Series)
         table, watch = person_year_table(settled, psn_no, view)
         warnings += [w for w in watch.warnings if w not in warnings
                      and not w.startswith(WATCH_MISSING)]
@@ -721,7 +723,7 @@ def settle_bucket(task: BucketTask) -> tuple[BucketResult, Parts]:
         parts.append((table, Path(task.person_years) / part_name(task.bucket)))
     else:
         missing = []
-    parts.append((claim_arrow(settled, psn_no), Path(task.out) / part_name(task.bucket)))
+    parts.append((claim_arrow(settled, ids), Path(task.out) / part_name(task.bucket)))
     return (task.bucket, prepared.num_rows, warnings, missing), parts
 
 
