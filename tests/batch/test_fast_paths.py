@@ -136,6 +136,26 @@ def test_a_claims_person_is_the_one_with_the_same_text_and_no_other(shanxi: Popu
     assert persons.lookup(wanted).tolist() == joined.tolist()
 
 
+def test_ids_of_one_length_are_compared_byte_for_byte(shanxi: Population) -> None:
+    persons = load_persons(shanxi.persons)
+    wanted = pl.concat([persons.psn_no.sample(3000, with_replacement=True, seed=2),
+                        pl.Series(["Q000000000", "P99999999x"])])  # same length, nobody's
+    right = pl.DataFrame({"psn_no": wanted}).join(
+        pl.DataFrame({"psn_no": persons.psn_no, "pidx": np.arange(len(persons))}),
+        on="psn_no", how="left", maintain_order="left")["pidx"].fill_null(-1).to_numpy()
+    assert persons.lookup(wanted).tolist() == right.tolist()
+    assert persons._fixed is not None and persons._fixed[0] == len(wanted[0])  # the byte path
+
+    class Colliding:  # a hash table that answers the next person: the bytes must say no
+        distinct = True
+
+        def find(self, queries: np.ndarray) -> np.ndarray:
+            return np.where(right >= 0, (right + 1) % len(persons), 5)
+
+    persons._by_hash = Colliding()  # type: ignore[assignment]
+    assert persons.lookup(wanted).tolist() == [-1] * len(wanted)
+
+
 def test_money_is_written_with_two_decimals_and_an_absent_cap_left_empty() -> None:
     fen = np.array([0, 1, 5, 9, 10, 99, 100, 101, 999, 1000, 58000, 1240, 10**9 - 1, 10**11,
                     10**12, 10**14 + 7], np.int64)

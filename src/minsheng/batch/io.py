@@ -340,6 +340,9 @@ class Persons:
     _by_hash: HashIndex | None = field(default=None, init=False, repr=False, compare=False)
     _key: I64 | None = field(default=None, init=False, repr=False, compare=False)
     _psn_arrow: pa.Array | None = field(default=None, init=False, repr=False, compare=False)
+    _fixed: tuple[int, npt.NDArray[np.uint64]] | None = field(default=None, init=False, repr=False,
+                                                             compare=False)
+    """The ids as 64-bit words when all have one length (:func:`fixed_width_texts`)."""
 
     def __len__(self) -> int:
         return len(self.region)
@@ -385,6 +388,19 @@ class Persons:
             return joined.fill_null(-1).to_numpy().astype(np.int64)
         found = self._by_hash.find(psn_no.hash(seed=PSN_SEED).to_numpy())
         rows = np.flatnonzero(found >= 0)
+        if self._fixed is None:
+            self._fixed = fixed_width_texts(self.psn_arrow()) or (0, np.zeros((1, 0), np.uint64))
+        width, mine = self._fixed
+        if width:  # every person's id is `width` bytes long: compare the bytes as integers
+            theirs = fixed_width_texts(_arrow_of(psn_no))
+            if theirs is not None and theirs[0] == width:
+                at = found[rows]
+                whole = len(rows) == len(found)
+                same_bytes = np.ones(len(rows), np.bool_)
+                for word, query in zip(mine, theirs[1], strict=True):
+                    same_bytes &= word[at] == (query if whole else query[rows])
+                found[rows[~same_bytes]] = -1
+                return found
         if len(rows) == len(found):
             same = self.psn_no.gather(found) == psn_no
         else:
@@ -393,6 +409,34 @@ class Persons:
         if wrong.any():
             found[rows[wrong]] = -1
         return found
+
+
+def _arrow_of(texts: pl.Series) -> pa.Array:
+    array = texts.to_arrow()
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+
+
+def fixed_width_texts(array: pa.Array) -> tuple[int, npt.NDArray[np.uint64]] | None:
+    """When every text of ``array`` has the same length in bytes (1 to 64, no nulls): that
+    length and the texts as 64-bit words, zero-padded (``words[j][i]``: word ``j`` of text
+    ``i``), so that two texts are equal exactly when all their words are. Else None."""
+    n = len(array)
+    if not n or array.null_count or not (pa.types.is_string(array.type)
+                                         or pa.types.is_large_string(array.type)):
+        return None
+    wide = pa.types.is_large_string(array.type)
+    _, offsets_buffer, data_buffer = array.buffers()
+    offsets = np.frombuffer(offsets_buffer, np.int64 if wide else np.int32, n + 1, array.offset
+                            * (8 if wide else 4)).astype(np.int64)
+    width = int(offsets[1] - offsets[0])
+    if not 0 < width <= 64 or int(offsets[-1] - offsets[0]) != width * n or \
+            bool((np.diff(offsets) != width).any()):
+        return None
+    data = np.frombuffer(data_buffer, np.uint8)[offsets[0]:offsets[-1]].reshape(n, width)
+    words = (width + 7) // 8
+    padded = np.zeros((n, 8 * words), np.uint8)
+    padded[:, :width] = data
+    return width, np.ascontiguousarray(padded.view(np.uint64).T)
 
 
 class HashIndex:
