@@ -25,7 +25,8 @@ def running_server(*extra: str, env: dict[str, str] | None = None) -> Iterator[s
     proc = subprocess.Popen(
         [sys.executable, "-m", "minsheng", "serve", "--host", "127.0.0.1", "--port", str(port),
          *extra],
-        env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=None if os.environ.get("SERVER_STDERR") else subprocess.PIPE)
+        env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL,
+        stderr=None if os.environ.get("SERVER_STDERR") else subprocess.PIPE)  # =1: to ours
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60

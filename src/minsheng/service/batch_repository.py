@@ -25,6 +25,7 @@ from sqlalchemy import Boolean, DateTime, Integer
 from minsheng.service.audit import chain_hash, now
 from minsheng.service.models import AuditEntry as AuditEntryModel
 from minsheng.service.models import Settlement as SettlementModel
+from minsheng.service.models import with_warnings
 from minsheng.service.repository import totals_json
 from minsheng.service.unit_of_work import UnitOfWork
 from minsheng.settle.parse import Holding, Person
@@ -33,8 +34,8 @@ SETTLEMENT_COLUMNS = (
     "setl_id", "psn_no", "setl_time", "year", "insutype", "region", "categories", "med_type",
     "hosp_lv", "in_province", "medfee_sumamt", "fulamt_ownpay_amt", "preselfpay_amt",
     "overlmt_selfpay", "inscp_scp_amt", "hifp_pay", "hifmi_pay", "maf_pay", "fund_pay_sumamt",
-    "psn_part_amt", "act_pay_dedc", "request_hash", "reply", "trace", "contributions", "status",
-    "settled_at", "settled_by")
+    "psn_part_amt", "act_pay_dedc", "request_hash", "reply", "warnings_id", "trace",
+    "contributions", "status", "settled_at", "settled_by")
 _DATETIMES = ("setl_time", "settled_at")
 T = TypeVar("T")
 AUDIT_COLUMNS = ("seq", "at", "actor", "action", "entity_type", "entity_id", "payload",
@@ -75,7 +76,7 @@ class StoredSettlement:
     psn_no: str
     region: str
     request_hash: str
-    reply: str
+    reply: str  # as sent (warnings included)
 
 
 class BatchRepository:
@@ -201,12 +202,14 @@ class BatchRepository:
 
     def settlements_query(self, setl_ids: Collection[str]) -> Query[dict[str, StoredSettlement]]:
         def decode(rows: list[tuple[Any, ...]]) -> dict[str, StoredSettlement]:
-            return {r[0]: StoredSettlement(*r) for r in rows}
+            return {r[0]: StoredSettlement(r[0], r[1], r[2], r[3], with_warnings(r[4], r[5]))
+                    for r in rows}
 
         if not setl_ids:
             return Query("", [], decode)
-        return Query("SELECT setl_id, psn_no, region, request_hash, reply FROM settlement "
-                     f"WHERE {self._among('setl_id')}", [self._list(setl_ids)], decode)
+        return Query("SELECT s.setl_id, s.psn_no, s.region, s.request_hash, s.reply, w.body "
+                     "FROM settlement s LEFT JOIN settlement_terms w ON w.id = s.warnings_id "
+                     f"WHERE {self._among('s.setl_id')}", [self._list(setl_ids)], decode)
 
     def insutypes_used(self, pairs: Collection[tuple[str, int]]) -> dict[tuple[str, int], str]:
         return cast(dict[tuple[str, int], str], self.read(self.insutypes_used_query(pairs))[0])

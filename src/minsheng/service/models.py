@@ -10,7 +10,8 @@
 - ``audit_entry`` and ``audit_head``: the append-only, hash-chained audit trail;
 - ``settlement_terms``: the terms applied by settlements (each tier's terms with every
   parameter read, value and reference), stored once under the hash of their content and
-  referred to by each settlement's compact trace (:mod:`minsheng.service.trace_store`).
+  referred to by each settlement's compact trace (:mod:`minsheng.service.trace_store`); and
+  the warnings of settlements' replies, likewise (``settlement.warnings_id``).
 
 The schema itself is created by the Alembic migrations in ``migrations/versions``; a test
 compares these models with the migrated schema.
@@ -104,6 +105,16 @@ class Settlement(Base):
     reversed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     reversed_by: Mapped[str | None] = mapped_column(String(64))
     reversal_reason: Mapped[str | None] = mapped_column(Text)
+    warnings_id: Mapped[str | None] = mapped_column(String(32))  # its warnings: settlement_terms
+    warnings_snapshot: Mapped[SettlementTerms | None] = relationship(
+        primaryjoin="foreign(Settlement.warnings_id) == SettlementTerms.id", lazy="selectin",
+        viewonly=True)
+
+    @property
+    def full_reply(self) -> str:
+        """The reply as it was sent (the stored text and, if stored apart, its warnings)."""
+        snapshot = self.warnings_snapshot if self.warnings_id else None
+        return with_warnings(self.reply, snapshot.body if snapshot is not None else None)
 
 
 class AccumulatorYear(Base):
@@ -156,8 +167,17 @@ class AuditHead(Base):
 
 
 
+def with_warnings(reply: str, warnings: str | None) -> str:
+    """A reply stored without its warnings (a JSON object's text), with ``warnings`` (a JSON
+    list's text) added back as its last member — the very text sent; ``None``: stored whole."""
+    if warnings is None:
+        return reply
+    return reply[:-1] + ',"warnings":' + warnings + "}"
+
+
 class SettlementTerms(Base):
-    """A snapshot of the terms a settlement applied, named by the hash of ``body`` (JSON)."""
+    """A snapshot of what settlements applied — the terms of a claim, or the warnings of its
+    reply — named by the hash of ``body`` (JSON) and never changed."""
 
     __tablename__ = "settlement_terms"
 

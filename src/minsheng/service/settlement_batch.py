@@ -31,8 +31,6 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-import orjson
-
 from minsheng.core.errors import Conflict, InputError, MinshengError
 from minsheng.service import kernel
 from minsheng.service.audit import now
@@ -259,9 +257,9 @@ def _write(uow: UnitOfWork, db: BatchRepository, settled: list[tuple[_Accepted, 
         item.care.annotate(result)  # the casework route: in the reply, its steps in the trace
         assert result.record is not None
         trace = store.dump(uow, result.record, result.trace)
-        body = orjson.dumps(result.reply)
+        body, stored, warnings_id = store.reply(uow, result.reply)
         replies.append((item, body))
-        rows.append(_row(item, result, body, trace, now()))
+        rows.append(_row(item, result, stored, warnings_id, trace, now()))
         claim = item.prepared.claim
         after[(claim.psn_no, claim.setl_time.year)] = result.accumulators
         entries.append((item.principal.actor, "settlement.created", "settlement", claim.setl_id,
@@ -277,8 +275,8 @@ def _write(uow: UnitOfWork, db: BatchRepository, settled: list[tuple[_Accepted, 
     return replies
 
 
-def _row(item: _Accepted, result: kernel.Result, body: bytes, trace: str, stamp: dt.datetime
-         ) -> dict[str, Any]:
+def _row(item: _Accepted, result: kernel.Result, reply: str, warnings_id: str | None,
+         trace: str, stamp: dt.datetime) -> dict[str, Any]:
     claim, person, amounts = item.prepared.claim, item.person, result.amounts
     return {
         "setl_id": claim.setl_id, "psn_no": person.psn_no, "setl_time": claim.setl_time,
@@ -289,7 +287,7 @@ def _row(item: _Accepted, result: kernel.Result, body: bytes, trace: str, stamp:
         "preselfpay_amt": claim.preselfpay_amt, "overlmt_selfpay": claim.overlmt_selfpay,
         **{k: amounts[k] for k in ("inscp_scp_amt", "hifp_pay", "hifmi_pay", "maf_pay",
                                    "fund_pay_sumamt", "psn_part_amt", "act_pay_dedc")},
-        "request_hash": item.digest, "reply": body.decode("utf-8"),
+        "request_hash": item.digest, "reply": reply, "warnings_id": warnings_id,
         "trace": trace,
         "contributions": canonical_json(result.contributions), "status": "settled",
         "settled_at": stamp, "settled_by": item.principal.actor,

@@ -167,7 +167,7 @@ def settlement_json(s: Settlement, *, with_trace: bool = False,
         "fulamt_ownpay_amt": format_fen(s.fulamt_ownpay_amt),
         "preselfpay_amt": format_fen(s.preselfpay_amt),
         "overlmt_selfpay": format_fen(s.overlmt_selfpay),
-        "outputs": json.loads(s.reply),
+        "outputs": json.loads(s.full_reply),
         "settled_at": s.settled_at.isoformat(timespec="seconds"), "settled_by": s.settled_by,
         "reversal": None,
     }

@@ -99,7 +99,7 @@ def _details(reply: dict[str, Any]) -> list[dict[str, str]]:
 
 def render_statement(s: Settlement, person: Person, region_name: str,
                      full_certno: bool) -> str:
-    reply = json.loads(s.reply)
+    reply = json.loads(s.full_reply)
     certno = person.certno if full_certno else mask_certno(person.certno)
     categories = "、".join(CATEGORIES.get(c, c) for c in s.categories.split(",") if c)
     return _template.render(

@@ -188,6 +188,7 @@ class TraceStore:
         self._stored: set[str] = set()  # written by a committed unit of work
         self._loaded: dict[str, tuple[BasicTerms, CriticalTerms | None,
                                       AssistanceTerms | None]] = {}
+        self._warnings: dict[tuple[str, ...], tuple[bytes, str]] = {}  # → (JSON list, name)
 
     def dump(self, uow: UnitOfWork, rec: TraceRecord, steps: Sequence[dict[str, Any]]) -> str:
         """The text to store for a claim's trace; ``steps``: steps appended after the
@@ -215,6 +216,31 @@ class TraceStore:
             uow.new_terms[name] = body.decode("utf-8")
         return orjson.dumps({"v": VERSION, "terms": name, "values": rec.values,
                              "steps": list(steps)}).decode("utf-8")
+
+    def reply(self, uow: UnitOfWork, reply: dict[str, Any]) -> tuple[bytes, str, str | None]:
+        """The reply to send (``warnings`` put last), the text to store and the name of its
+        warnings, stored apart like terms (noted in ``uow.new_terms`` when new); ``None``:
+        no warnings, the text is stored whole (see :func:`~.models.with_warnings`)."""
+        warnings = reply.pop("warnings", None) or []
+        if not warnings:
+            reply["warnings"] = warnings
+            body = orjson.dumps(reply)
+            return body, body.decode("utf-8"), None
+        key = tuple(warnings)
+        known = self._warnings.get(key)
+        if known is None:
+            listed = orjson.dumps(warnings)
+            known = (listed, hashlib.sha256(listed).hexdigest()[:32])
+            with self._lock:
+                if len(self._warnings) > _CACHE_LIMIT:
+                    self._warnings.clear()
+                self._warnings[key] = known
+        listed, name = known
+        stored = orjson.dumps(reply)
+        reply["warnings"] = warnings
+        if name not in self._stored and name not in uow.new_terms:
+            uow.new_terms[name] = listed.decode("utf-8")
+        return stored[:-1] + b',"warnings":' + listed + b"}", stored.decode("utf-8"), name
 
     def committed(self, uow: UnitOfWork) -> None:
         """``uow``, given to :meth:`dump`, has committed: the terms it wrote are stored."""

@@ -6,6 +6,7 @@ same claims (minsheng.rules.settlement), which the scenarios of SETTLEMENT.md ch
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -104,6 +105,31 @@ def test_retrying_a_setl_id_with_the_same_claim_returns_the_first_reply_verbatim
     assert again.headers["idempotent-replay"] == "true"
     with UnitOfWork(database) as uow:
         assert len(uow.settlements.for_person(psn_no)) == 1
+
+
+def test_warnings_are_stored_once_and_every_reading_of_a_settlement_shows_them(
+        client: TestClient, roles: Roles, database: Database) -> None:
+    """The example-value warnings of a reply are stored apart (once for all settlements that
+    have the same), and the reply, its replay, the settlement and the statement all carry them."""
+    psn_no = register(client, roles)
+    claims = [claim_body(uid("S"), psn_no, setl_time=f"2023-08-0{d}T10:00:00") for d in (1, 2)]
+    first = [client.post("/api/v1/settlements", json=c, headers=roles.hospital) for c in claims]
+    warnings = first[0].json()["warnings"]
+    assert warnings and list(first[0].json())[-1] == "warnings"
+    with UnitOfWork(database) as uow:
+        rows = [uow.settlements.get(c["setl_id"]) for c in claims]
+        assert all(r is not None and r.warnings_id == rows[0].warnings_id for r in rows)
+        stored = rows[0]
+        assert stored is not None and "warnings" not in json.loads(stored.reply)
+        assert len(stored.reply.encode()) < len(first[0].content) - 1000  # bytes
+        assert stored.full_reply.encode() == first[0].content
+    again = client.post("/api/v1/settlements", json=claims[0], headers=roles.hospital)
+    assert again.content == first[0].content
+    read = client.get(f"/api/v1/settlements/{claims[0]['setl_id']}", headers=roles.hospital)
+    assert read.json()["outputs"]["warnings"] == warnings
+    page = client.get(f"/api/v1/settlements/{claims[0]['setl_id']}/statement",
+                      headers=roles.hospital)
+    assert warnings[0] in page.text
 
 
 def test_a_setl_id_reused_for_a_different_claim_is_a_conflict(client: TestClient,

@@ -446,7 +446,7 @@ def resettle(uow: UnitOfWork, principal: Principal, raw: Any) -> dict[str, Any]:
         reply = {
             "mode": mode, "mode_name": MODES[mode], "recognition_id": choice.recognition_id,
             "reason": choice.reason, "original": settlement_json(old),
-            "new": json.loads(new.reply),
+            "new": json.loads(new.full_reply),
             "difference": {k: format_fen(v) for k, v in diff.items()},
             "manual_reimbursement": format_fen(diff["fund_pay_sumamt"])
             if mode == "difference" else None,
