@@ -23,25 +23,16 @@ from minsheng.core.parameters import ParameterView
 from minsheng.core.regions import get_region
 from minsheng.core.trace import NullTrace
 from minsheng.rules.assistance import watch_list_status
-from minsheng.rules.settlement_params import day_number, mask_categories, number_day
+from minsheng.rules.settlement_params import (
+    mask_categories,
+    number_day,
+    period_breaks,
+)
 
 I64 = npt.NDArray[np.int64]
 MONITORING_PREFIX = "medical.monitoring."
 WATCH_MISSING = "监测名单未计算"
 WATCH_LABELS = {"relapse_watch": "因病返贫监测", "impoverish_watch": "因病致贫监测", "none": "未纳入"}
-
-
-def parameter_breaks(view: ParameterView, prefix: str) -> I64:
-    """Day numbers at which a parameter under ``prefix`` starts or stops being in force."""
-    days: set[int] = set()
-    for name, by_region in view.store.entries.items():
-        if name.startswith(prefix):
-            for entries in by_region.values():
-                for e in entries:
-                    days.add(day_number(e.start))
-                    if e.end is not None:
-                        days.add(day_number(e.end) + 1)
-    return np.array(sorted(days), np.int64)
 
 
 @dataclass
@@ -65,7 +56,7 @@ def watch_lists(region: I64, categories: npt.NDArray[np.uint16], day: I64, burde
                 view: ParameterView) -> WatchLists:
     """The watch list of each person-year from its region, categories, last day and burden."""
     n = len(region)
-    breaks = parameter_breaks(view, MONITORING_PREFIX)
+    breaks = period_breaks(view, MONITORING_PREFIX)
     period = np.searchsorted(breaks, day, side="right")
     keys = np.stack([region.astype(np.int64), categories.astype(np.int64), period], axis=1)
     if n == 0:

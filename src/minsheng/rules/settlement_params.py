@@ -385,11 +385,13 @@ def region_index(region: I64, offset: int = 0) -> npt.NDArray[np.int64]:
     return idx
 
 
-def period_breaks(view: ParameterView) -> I64:
-    """Day numbers at which some settlement parameter starts or stops being in force."""
+def period_breaks(view: ParameterView, prefixes: str | tuple[str, ...] = SETTLEMENT_PREFIXES
+                  ) -> I64:
+    """Day numbers at which some parameter named with one of ``prefixes`` (by default the
+    settlement's) starts or stops being in force."""
     days: set[int] = set()
     for name, by_region in view.store.entries.items():
-        if not name.startswith(SETTLEMENT_PREFIXES):
+        if not name.startswith(prefixes):
             continue
         for entries in by_region.values():
             for e in entries:
