@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar
 
 import orjson
 from sqlalchemy import Boolean, DateTime, Integer
@@ -162,9 +162,6 @@ class BatchRepository:
                 cursors.append(cursor)
         return [q.decode(list(c.fetchall()) if q.sql else []) for q, c in zip(queries, cursors, strict=True)]
 
-    def tokens(self, hashes: Collection[str]) -> dict[str, TokenRow]:
-        return cast(dict[str, TokenRow], self.read(self.tokens_query(hashes))[0])
-
     def tokens_query(self, hashes: Collection[str]) -> Query[dict[str, TokenRow]]:
         def decode(rows: list[tuple[Any, ...]]) -> dict[str, TokenRow]:
             return {h: TokenRow(i, role, region, psn, revoked is not None)
@@ -174,9 +171,6 @@ class BatchRepository:
             return Query("", [], decode)
         return Query("SELECT secret_hash, id, role, region, psn_no, revoked_at FROM api_token "
                      f"WHERE {self._among('secret_hash')}", [self._list(hashes)], decode)
-
-    def lock_persons(self, psn_nos: Collection[str]) -> dict[str, Person]:
-        return cast(dict[str, Person], self.read(self.lock_persons_query(psn_nos))[0])
 
     def lock_persons_query(self, psn_nos: Collection[str]) -> Query[dict[str, Person]]:
         """The persons with their categories (in the order registered), rows locked."""
@@ -197,9 +191,6 @@ class BatchRepository:
             f"WHERE {self._among('p.psn_no')} ORDER BY p.psn_no, c.id{lock}",
             [self._list(sorted(psn_nos))], decode)
 
-    def settlements(self, setl_ids: Collection[str]) -> dict[str, StoredSettlement]:
-        return cast(dict[str, StoredSettlement], self.read(self.settlements_query(setl_ids))[0])
-
     def settlements_query(self, setl_ids: Collection[str]) -> Query[dict[str, StoredSettlement]]:
         def decode(rows: list[tuple[Any, ...]]) -> dict[str, StoredSettlement]:
             return {r[0]: StoredSettlement(r[0], r[1], r[2], r[3], with_warnings(r[4], r[5]))
@@ -210,9 +201,6 @@ class BatchRepository:
         return Query("SELECT s.setl_id, s.psn_no, s.region, s.request_hash, s.reply, w.body "
                      "FROM settlement s LEFT JOIN settlement_terms w ON w.id = s.warnings_id "
                      f"WHERE {self._among('s.setl_id')}", [self._list(setl_ids)], decode)
-
-    def insutypes_used(self, pairs: Collection[tuple[str, int]]) -> dict[tuple[str, int], str]:
-        return cast(dict[tuple[str, int], str], self.read(self.insutypes_used_query(pairs))[0])
 
     def insutypes_used_query(self, pairs: Collection[tuple[str, int]]
                              ) -> Query[dict[tuple[str, int], str]]:
@@ -234,11 +222,6 @@ class BatchRepository:
         return Query(f"SELECT v.psn_no, v.year, ({first}) FROM {pairs_sql}",
                      [self._list(p for p, _ in ordered),
                       self._list((y for _, y in ordered), "integer")], decode)
-
-    def accumulators(self, pairs: Collection[tuple[str, int]]
-                     ) -> dict[tuple[str, int], dict[str, int]]:
-        return cast(dict[tuple[str, int], dict[str, int]],
-                    self.read(self.accumulators_query(pairs))[0])
 
     def accumulators_query(self, pairs: Collection[tuple[str, int]]
                            ) -> Query[dict[tuple[str, int], dict[str, int]]]:
