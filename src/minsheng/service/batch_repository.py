@@ -23,7 +23,6 @@ import orjson
 from sqlalchemy import Boolean, DateTime, Integer
 
 from minsheng.service.audit import chain_hash, now
-from minsheng.service.models import AuditEntry as AuditEntryModel
 from minsheng.service.models import Settlement as SettlementModel
 from minsheng.service.models import with_warnings
 from minsheng.service.repository import totals_json
@@ -57,6 +56,10 @@ class Query(Generic[T]):
     sql: str
     params: list[Any]
     decode: Callable[[list[tuple[Any, ...]]], T]
+    planned_each_time: bool = False
+    """Planned afresh at each run (PostgreSQL: not a prepared statement): for a read of a
+    table that grows while the service runs, whose plan, once cached while the table was
+    small, would stay a sequential scan until the table is next analyzed."""
 
 
 @dataclass(frozen=True)
@@ -122,20 +125,16 @@ class BatchRepository:
             marks = ", ".join("?" for _ in columns)
             self._cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
 
-    def _flush(self, then: str | None = None) -> list[tuple[Any, ...]]:
-        """Send the queued statements (and ``then``, whose rows are returned) in one pipeline:
-        one round trip to the server for all of them. An error of any (a ``setl_id`` taken
-        meanwhile: IntegrityError) is raised here and the transaction is rolled back."""
+    def _flush(self) -> None:
+        """Send the queued statements in one pipeline: one round trip to the server for all
+        of them. An error of any (a ``setl_id`` taken meanwhile: IntegrityError) is raised
+        here and the transaction is rolled back."""
         statements, self._pending = self._pending, []
-        if then is not None:
-            statements.append((then, []))
         if not statements:
-            return []
-        connection = self._cursor.connection
-        with connection.pipeline():
+            return
+        with self._cursor.connection.pipeline():
             for sql, params in statements:
                 self._cursor.execute(sql, params)
-        return list(self._cursor.fetchall()) if then is not None else []
 
     def _time(self, value: dt.datetime) -> Any:
         return value if self.pg else value.strftime("%Y-%m-%d %H:%M:%S.%f")
@@ -158,7 +157,8 @@ class BatchRepository:
             for q in queries:
                 cursor = connection.cursor()
                 if q.sql:
-                    cursor.execute(self._sql(q.sql), q.params)
+                    cursor.execute(self._sql(q.sql), q.params,
+                                   prepare=False if q.planned_each_time else None)
                 cursors.append(cursor)
         return [q.decode(list(c.fetchall()) if q.sql else []) for q, c in zip(queries, cursors, strict=True)]
 
@@ -200,7 +200,8 @@ class BatchRepository:
             return Query("", [], decode)
         return Query("SELECT s.setl_id, s.psn_no, s.region, s.request_hash, s.reply, w.body "
                      "FROM settlement s LEFT JOIN settlement_terms w ON w.id = s.warnings_id "
-                     f"WHERE {self._among('s.setl_id')}", [self._list(setl_ids)], decode)
+                     f"WHERE {self._among('s.setl_id')}", [self._list(setl_ids)], decode,
+                     planned_each_time=True)
 
     def insutypes_used_query(self, pairs: Collection[tuple[str, int]]
                              ) -> Query[dict[tuple[str, int], str]]:
@@ -273,37 +274,38 @@ class BatchRepository:
                 f"INSERT INTO accumulator_year (psn_no, year, totals) VALUES (?, ?, ?) {upsert}",
                 rows)
 
-    def append_audit(self, entries: Sequence[tuple[str, str, str, str, dict[str, Any]]]
-                     ) -> list[int]:
+    def append_audit(self, entries: Sequence[tuple[str, str, str, str, dict[str, Any]]]) -> None:
         """Append ``(actor, action, entity_type, entity_id, payload)`` entries in this order,
         each chained to the one before exactly as :mod:`minsheng.service.audit` chains and
-        verifies them; returns their numbers."""
+        verifies them. On PostgreSQL the database chains them (``audit_append``, migration
+        0006), in the message that also carries the batch's other writes and its commit, so
+        the head is held only while the database runs the end of that message; on SQLite
+        (one writer at a time) they are chained here."""
         if not entries:
-            return []
-        head = "SELECT seq, hash FROM audit_head WHERE id = 1"
-        if self.pg:  # the rows of the batch go with the lock (one round trip)
-            [(seq, prev)] = self._flush(then=head + " FOR UPDATE")
-        else:
-            [(seq, prev)] = self._rows(head, [])
-        seq = int(seq)
-        rows = []
+            return
+        stamped = []
         for actor, action, entity_type, entity_id, payload in entries:
-            seq += 1
             at = now().isoformat(timespec="microseconds")
             document = canonical_json({"at": at, "actor": actor, "action": action,
                                        "entity_type": entity_type, "entity_id": entity_id,
                                        "payload": payload})  # audit.entry_document
+            stamped.append((at, actor, action, entity_type, entity_id, canonical_json(payload),
+                            document))
+        if self.pg:
+            self._pending.append(("SELECT audit_append(%s::text[], %s::text[], %s::text[], "
+                                  "%s::text[], %s::text[], %s::text[], %s::text[])",
+                                  [_text_array([e[j] for e in stamped]) for j in range(7)]))
+            return
+        [(seq, prev)] = self._rows("SELECT seq, hash FROM audit_head WHERE id = 1", [])
+        seq = int(seq)
+        rows = []
+        for at, actor, action, entity_type, entity_id, text, document in stamped:
+            seq += 1
             digest = chain_hash(prev, document)
-            rows.append((seq, at, actor, action, entity_type, entity_id, canonical_json(payload),
-                         prev, digest))
+            rows.append((seq, at, actor, action, entity_type, entity_id, text, prev, digest))
             prev = digest
         self._insert("audit_entry", AUDIT_COLUMNS, rows)
-        update = "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1"
-        if self.pg:  # sent by finish()
-            self._pending.append((self._sql(update), [seq, prev]))
-        else:
-            self._cursor.execute(update, [seq, prev])
-        return [r[0] for r in rows]
+        self._cursor.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", [seq, prev])
 
     def insert_terms(self, terms: Mapping[str, str]) -> None:
         """Snapshots of settlement terms (name → JSON body) unless there already. Written
@@ -323,8 +325,13 @@ class BatchRepository:
             self._cursor.executemany("INSERT OR IGNORE INTO settlement_terms (id, body, created_at) "
                                      "VALUES (?, ?, ?)", rows)
 
-    def finish(self) -> None:
-        """Send what is still queued (PostgreSQL); the caller then commits."""
+    def finish(self, *, commit: bool = False) -> None:
+        """Send what is still queued (PostgreSQL); with ``commit``, the ``COMMIT`` goes in the
+        same message (one round trip for the batch's writes and its commit: an error of any
+        statement skips the rest, the commit included, and is raised here). Otherwise, and
+        on SQLite, the caller commits."""
+        if commit and self.pg:
+            self._pending.append(("COMMIT", []))
         self._flush()
 
 
@@ -377,4 +384,4 @@ def _kinds(model: type[Any]) -> dict[str, str]:
     return kinds
 
 
-_KINDS = {"settlement": _kinds(SettlementModel), "audit_entry": _kinds(AuditEntryModel)}
+_KINDS = {"settlement": _kinds(SettlementModel)}

@@ -110,9 +110,12 @@ class _Accepted:
     digest: str
 
 
-def settle_batch(uow: UnitOfWork, requests: Sequence[SettleRequest]) -> list[Outcome]:
-    """Settle ``requests`` inside ``uow`` (not committed here); one outcome per request: a
-    :class:`SettleReply`, the error to answer with, or :data:`REQUEUE`."""
+def settle_batch(uow: UnitOfWork, requests: Sequence[SettleRequest], *,
+                 commit: bool = False) -> list[Outcome]:
+    """Settle ``requests`` inside ``uow``; one outcome per request: a :class:`SettleReply`,
+    the error to answer with, or :data:`REQUEUE`. With ``commit`` the writes go to
+    PostgreSQL together with the ``COMMIT`` (one round trip; the caller's ``uow.commit()``
+    then has nothing left to do); otherwise, and on SQLite, the caller commits."""
     n = len(requests)
     outcomes: list[Outcome | None] = [None] * n
     principals: list[Principal | None] = [None] * n
@@ -182,7 +185,7 @@ def settle_batch(uow: UnitOfWork, requests: Sequence[SettleRequest]) -> list[Out
 
     results = _settle(accepted, before, outcomes)
     settled = [(item, results[item.index]) for item in accepted if item.index in results]
-    for item, body in _write(uow, db, settled, before):
+    for item, body in _write(uow, db, settled, before, commit):
         outcomes[item.index] = SettleReply(body, False, item.prepared.claim.setl_id)
     for i, leader in followers:
         first = outcomes[leader.index]
@@ -242,7 +245,8 @@ def _settle_one_by_one(accepted: list[_Accepted], before: dict[tuple[str, int], 
 
 
 def _write(uow: UnitOfWork, db: BatchRepository, settled: list[tuple[_Accepted, kernel.Result]],
-           before: dict[tuple[str, int], dict[str, int]]) -> list[tuple[_Accepted, bytes]]:
+           before: dict[tuple[str, int], dict[str, int]], commit: bool
+           ) -> list[tuple[_Accepted, bytes]]:
     """The settlement rows, the accumulators and the audit entries, in settlement order;
     returns each claim's reply."""
     settled.sort(key=lambda pair: (pair[0].prepared.claim.psn_no,
@@ -271,7 +275,7 @@ def _write(uow: UnitOfWork, db: BatchRepository, settled: list[tuple[_Accepted, 
                           for (p, y), values in after.items())
     db.append_audit(entries)  # holds the audit head from here to the commit
     db.insert_terms(uow.new_terms)
-    db.finish()
+    db.finish(commit=commit)
     return replies
 
 

@@ -157,7 +157,7 @@ class SettlementWriter:
         for _ in range(ATTEMPTS):
             try:
                 with UnitOfWork(self.database, write=True, pinned=True) as uow:
-                    outcomes = settle_batch(uow, batch)
+                    outcomes = settle_batch(uow, batch, commit=True)
                     uow.commit()
                     store_for(uow).committed(uow)
                 break

@@ -49,3 +49,30 @@ def test_date_times_booleans_and_integers_come_back_unchanged(pg: Database) -> N
     assert _read_back(pg, _array([True, False, None], "boolean"), "boolean") == [True, False, None]
     big = [0, -1, 2**62, None]
     assert _read_back(pg, _array(big, "bigint"), "bigint") == big
+
+
+def test_audit_entries_chained_by_the_writer_verify_whatever_their_text(
+        fresh_database: Database) -> None:
+    """The writer's entries (chained by ``audit_append`` in PostgreSQL, in Python on SQLite)
+    hash exactly as ``minsheng audit verify`` recomputes them — Chinese, quotes, backslashes,
+    line breaks and braces included — and follow an entry appended the ORM's way."""
+    from minsheng.service.audit_trail import verify_chain
+    from minsheng.service.batch_repository import BatchRepository
+    from minsheng.service.unit_of_work import UnitOfWork
+
+    with UnitOfWork(fresh_database, write=True) as uow:
+        uow.audit.append("admin", "person.created", "person", "P1", '{"name":"张三"}')
+        uow.commit()
+    with UnitOfWork(fresh_database, write=True) as uow:
+        db = BatchRepository(uow)
+        db.append_audit([("tok-民生", "settlement.created", "settlement", f"S{i}",
+                          {"note": word, "n": i, "ok": True, "list": [word, None]})
+                         for i, word in enumerate(AWKWARD)])
+        db.finish(commit=True)
+        uow.commit()
+    with UnitOfWork(fresh_database) as uow:
+        entries = uow.audit.entries()
+        assert [e.entity_id for e in entries] == ["P1", *(f"S{i}" for i in range(len(AWKWARD)))]
+        assert [e.seq for e in entries] == list(range(1, len(AWKWARD) + 2))
+        assert uow.audit.head().seq == len(AWKWARD) + 1
+    assert verify_chain(UnitOfWork(fresh_database)).ok
