@@ -28,11 +28,10 @@ import threading
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).parent))
+from _report import emit
+
 CLAIMS_PER_PERSON = 4.41  # the synthetic Shanxi profile's mean, measured
-
-
-def emit(**fields: object) -> None:
-    print(json.dumps(fields, ensure_ascii=False), flush=True)
 
 
 def _tree(root: int) -> dict[int, tuple[int, float]]:

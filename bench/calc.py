@@ -6,7 +6,6 @@ Prints one JSON line per measurement. Usage: ``python bench/calc.py [--requests 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 import _wrk
 from _load import load, request_bytes
+from _report import emit
 from _server import running_server
 from minsheng.core.calculation import run
 
@@ -22,10 +22,6 @@ CASES = [
     ("employee_contribution_base", "2023-09-01", "220102", {"monthly_wage": "8000.00"}),
     ("flexible_employment_contribution", "2023-09-01", "220102", {"mode": "single"}),
 ]
-
-
-def emit(**fields: object) -> None:
-    print(json.dumps(fields, ensure_ascii=False), flush=True)
 
 
 def in_process(n: int) -> None:

@@ -16,14 +16,16 @@ Usage: ``python bench/casework.py [--claims N] [--backends sqlite,postgres]``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
+import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).parent))
+from _report import emit
 from minsheng.service import persons, settlements
 from minsheng.service.auth import SYSTEM
 from minsheng.service.casework import filings, recognitions, watch_lists
@@ -32,10 +34,6 @@ from minsheng.service.unit_of_work import UnitOfWork, factory
 
 PG_URL = os.environ.get("MINSHENG_TEST_POSTGRES_URL",
                         "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-
-def emit(**fields: object) -> None:
-    print(json.dumps(fields, ensure_ascii=False), flush=True)
 
 
 def claim(psn_no: str, med_type: str, **extra: Any) -> dict[str, Any]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import re
 import statistics
 import sys
@@ -21,6 +20,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+sys.path.insert(0, str(Path(__file__).parent))
+from _report import emit
 from minsheng.api.app import create_app
 from minsheng.api.deps import STATE_KEY
 from minsheng.core.resident_id import make_certno
@@ -28,10 +29,6 @@ from minsheng.service import persons, settlements
 from minsheng.service.auth import SYSTEM, create_token
 from minsheng.service.db import Database
 from minsheng.service.unit_of_work import UnitOfWork, factory
-
-
-def emit(**fields: object) -> None:
-    print(json.dumps(fields, ensure_ascii=False), flush=True)
 
 
 def fill(db: Database, n: int) -> None:

@@ -6,21 +6,17 @@ Prints one JSON line per measurement. Usage: ``python bench/pages.py [--requests
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _load import load
+from _report import emit
 from _server import running_server
 
 PAGE = "/calculators/resident_fiscal_subsidy"
 FORM = {"date": "2021-06-01", "region": "222426"}
-
-
-def emit(**fields: object) -> None:
-    print(json.dumps(fields, ensure_ascii=False), flush=True)
 
 
 def raw_request(method: str, url: str, form: dict[str, str] | None = None,

@@ -27,7 +27,6 @@ Usage: ``python bench/service.py [--requests N] [--backends postgres,sqlite] [--
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -41,6 +40,7 @@ import orjson
 sys.path.insert(0, str(Path(__file__).parent))
 import _wrk
 from _load import load_many, request_bytes
+from _report import emit
 from _server import running_server
 
 PG_URL = os.environ.get("MINSHENG_TEST_POSTGRES_URL",
@@ -93,10 +93,6 @@ def _server_processes(port: int) -> list[int]:
             if ppid in root:
                 children.append(int(entry))
     return root + children
-
-
-def emit(**fields: object) -> None:
-    print(json.dumps(fields, ensure_ascii=False), flush=True)
 
 
 def load(url: str, requests: list[bytes], concurrency: int) -> dict[str, Any]:
