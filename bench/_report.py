@@ -4,7 +4,8 @@ This machine is a shared virtual machine: the same code runs up to twice as fast
 time as at another (a fixed loop of pure Python was seen taking 0.33 s and 0.68 s a minute
 apart). Each line therefore carries ``cpu_probe_ms``, the CPU time of a fixed piece of pure
 Python measured as the line is printed: figures of different runs compare only together
-with it (lower is a faster machine; about 110 ms on this one when it is fast).
+with it (lower is a faster machine; about 50 ms on this one when it is fast; it is
+measured after the run, so a slowdown during the run that has passed by then goes unseen).
 """
 
 from __future__ import annotations
