@@ -135,6 +135,29 @@ def test_accumulators_for_other_person_years_are_refused() -> None:
     assert caught.value.field == "accumulators"
 
 
+@pytest.mark.parametrize("column", ["basic_base_inpatient_lv1", "maf_pay", "psn_part_amt"])
+@pytest.mark.parametrize("value", [-1, 10**12 + 1])
+def test_stored_accumulators_out_of_range_are_refused_naming_the_column(
+        column: str, value: int) -> None:
+    batch = claims(1)
+    person, year = person_years(batch)
+    stored = Accumulators.zeros(person, year)
+    stored.columns[column][0] = value
+    with pytest.raises(InputError) as caught:
+        settle(batch, resolve(batch, VIEW), stored)
+    assert caught.value.field == f"accumulators.{column}"
+
+
+def test_stored_accumulators_missing_a_column_are_refused_naming_it() -> None:
+    batch = claims(1)
+    person, year = person_years(batch)
+    stored = Accumulators.zeros(person, year)
+    del stored.columns["critical_base"]
+    with pytest.raises(InputError) as caught:
+        settle(batch, resolve(batch, VIEW), stored)
+    assert caught.value.field == "accumulators.critical_base"
+
+
 def test_ties_in_settlement_time_are_ordered_by_setl_id_as_text() -> None:
     person = np.array([1, 0, 0, 0])
     times = np.array(["2023-01-01T09:00", "2023-01-01T09:00", "2023-01-01T08:00",

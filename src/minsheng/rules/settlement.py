@@ -81,7 +81,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -425,12 +425,18 @@ def _check_before(before: Accumulators, person: I64, year: I64) -> None:
                                           and np.array_equal(before.year, year)):
         raise InputError("accumulators", "累计值须按本批结算的人员年度（person_years）逐行给出",
                          "accumulators must be given per person-year of the batch, in order")
-    for k in ACCUMULATOR_FIELDS:
-        col = before.columns.get(k)
+    columns = [before.columns.get(k) for k in ACCUMULATOR_FIELDS]
+    for k, col in zip(ACCUMULATOR_FIELDS, columns, strict=True):
         if col is None or len(col) != len(person):
             raise InputError(f"accumulators.{k}", "缺少该列", "column missing")
-        if len(col) and (int(col.min()) < 0 or int(col.max()) > MAX_FEN):
-            raise InputError(f"accumulators.{k}", "累计值超出范围", "accumulator out of range")
+    if not len(person):
+        return
+    table = np.stack(cast(list[I64], columns))  # one range check for all columns (a batch of
+    if int(table.min()) >= 0 and int(table.max()) <= MAX_FEN:  # the service has few rows)
+        return
+    bad = int(np.flatnonzero(((table < 0) | (table > MAX_FEN)).any(axis=1))[0])
+    raise InputError(f"accumulators.{ACCUMULATOR_FIELDS[bad]}", "累计值超出范围",
+                     "accumulator out of range")
 
 
 def _grouped(x: I64, seg: I64, group: I64, ngroups: int, nseg: int, init: I64 | None
