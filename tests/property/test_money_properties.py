@@ -57,3 +57,8 @@ def test_the_vectorised_multiplication_gives_the_same_fen(amounts: list[int],
 @given(st.integers(min_value=-10**15, max_value=10**15))
 def test_formatting_and_parsing_round_trip(amount: int) -> None:
     assert parse_fen(format_fen(amount), allow_negative=True) == amount
+
+
+@given(st.integers(min_value=-10**15, max_value=10**15))
+def test_formatting_writes_the_amount_in_yuan_with_exactly_two_decimals(amount: int) -> None:
+    assert format_fen(amount) == f"{Decimal(amount) / 100:.2f}"

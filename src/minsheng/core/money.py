@@ -54,11 +54,17 @@ def parse_fen(value: object, field: str = "amount", *, allow_negative: bool = Fa
     return result
 
 
+_CENTS = tuple(f"{c:02d}" for c in range(FEN_PER_YUAN))
+
+
 def format_fen(fen: int) -> str:
-    """Format fen as yuan with exactly two decimals: ``58000 → "580.00"``."""
-    sign = "-" if fen < 0 else ""
-    q, r = divmod(abs(int(fen)), FEN_PER_YUAN)
-    return f"{sign}{q}.{r:02d}"
+    """Format fen as yuan with exactly two decimals: ``58000 → "580.00"``. (Called a dozen
+    times per settlement: the cents come from a table, about twice as fast as formatting.)"""
+    fen = int(fen)
+    if fen >= 0:
+        return f"{fen // FEN_PER_YUAN}.{_CENTS[fen % FEN_PER_YUAN]}"
+    fen = -fen
+    return f"-{fen // FEN_PER_YUAN}.{_CENTS[fen % FEN_PER_YUAN]}"
 
 
 def format_yuan_grouped(fen: int) -> str:
