@@ -62,3 +62,8 @@ def test_formatting_and_parsing_round_trip(amount: int) -> None:
 @given(st.integers(min_value=-10**15, max_value=10**15))
 def test_formatting_writes_the_amount_in_yuan_with_exactly_two_decimals(amount: int) -> None:
     assert format_fen(amount) == f"{Decimal(amount) / 100:.2f}"
+
+
+@given(st.from_regex(r"[0-9]{1,15}\.[0-9]{2}", fullmatch=True))
+def test_plain_yuan_texts_are_read_as_their_decimal_value(text: str) -> None:
+    assert parse_fen(text) == int(Decimal(text) * 100)

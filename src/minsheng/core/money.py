@@ -7,6 +7,7 @@ that ``amount × ratio`` is computed exactly and rounded once, half-up (四舍�
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
@@ -18,6 +19,8 @@ import numpy.typing as npt
 from minsheng.core.errors import InputError
 
 FEN_PER_YUAN = 100
+_PLAIN = re.compile(r"[0-9]{1,15}\.[0-9]{2}")
+"""Yuan with two decimals and nothing else (ASCII digits only): read without Decimal."""
 FenArray = npt.NDArray[np.int64]
 
 
@@ -27,6 +30,8 @@ def parse_fen(value: object, field: str = "amount", *, allow_negative: bool = Fa
     >>> parse_fen("580.00"), parse_fen(139.2), parse_fen(7)
     (58000, 13920, 700)
     """
+    if type(value) is str and _PLAIN.fullmatch(value):  # "580.00", as most claims send it
+        return int(value[:-3] + value[-2:])
     if isinstance(value, bool):
         raise InputError(field, f"应为金额，收到布尔值 {value!r}", "expected an amount")
     if isinstance(value, int):
