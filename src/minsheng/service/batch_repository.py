@@ -35,7 +35,7 @@ SETTLEMENT_COLUMNS = (
     "overlmt_selfpay", "inscp_scp_amt", "hifp_pay", "hifmi_pay", "maf_pay", "fund_pay_sumamt",
     "psn_part_amt", "act_pay_dedc", "request_hash", "reply", "warnings_id", "trace",
     "contributions", "status", "settled_at", "settled_by")
-_DATETIMES = ("setl_time", "settled_at")
+_DATETIME_COLUMNS = tuple(SETTLEMENT_COLUMNS.index(c) for c in ("setl_time", "settled_at"))
 T = TypeVar("T")
 AUDIT_COLUMNS = ("seq", "at", "actor", "action", "entity_type", "entity_id", "payload",
                  "prev_hash", "hash")
@@ -109,21 +109,22 @@ class BatchRepository:
         self._cursor.execute(self._sql(sql), params)
         return list(self._cursor.fetchall())
 
-    def _insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-        """Rows into ``table`` with one statement whatever their number: on PostgreSQL an
-        ``INSERT … SELECT FROM unnest(arrays)`` (one prepared statement, one array literal
-        per column) queued to go with the batch's next statements (:meth:`_flush`); on
-        SQLite one prepared statement for all."""
+    def _insert(self, table: str, columns: Sequence[str], values: Sequence[Sequence[Any]]
+                ) -> None:
+        """Rows into ``table`` with one statement whatever their number, given as one list of
+        values per column: on PostgreSQL an ``INSERT … SELECT FROM unnest(arrays)`` (one
+        prepared statement, one array literal per column) queued to go with the batch's next
+        statements (:meth:`_flush`); on SQLite one prepared statement for all."""
         names = ", ".join(columns)
         if self.pg:
             kinds = _KINDS[table]
             arrays = ", ".join(f"%s::{kinds[c]}[]" for c in columns)
             self._pending.append((f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays})",
-                                  [_array((r[j] for r in rows), kinds[c])
-                                   for j, c in enumerate(columns)]))
+                                  [_array(v, kinds[c]) for c, v in zip(columns, values, strict=True)]))
         else:
             marks = ", ".join("?" for _ in columns)
-            self._cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
+            self._cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})",
+                                     list(zip(*values, strict=True)))
 
     def _flush(self) -> None:
         """Send the queued statements in one pipeline: one round trip to the server for all
@@ -245,8 +246,10 @@ class BatchRepository:
         IntegrityError (the writer then settles the batch again)."""
         if not rows:
             return
-        values = [[self._time(r[c]) if c in _DATETIMES else r[c] for c in SETTLEMENT_COLUMNS]
-                  for r in rows]
+        values = [[r[c] for r in rows] for c in SETTLEMENT_COLUMNS]
+        if not self.pg:
+            for j in _DATETIME_COLUMNS:
+                values[j] = [self._time(v) for v in values[j]]
         self._insert("settlement", SETTLEMENT_COLUMNS, values)
 
     def write_accumulators(self, changes: Iterable[tuple[str, int, Mapping[str, int],
@@ -304,7 +307,7 @@ class BatchRepository:
             digest = chain_hash(prev, document)
             rows.append((seq, at, actor, action, entity_type, entity_id, text, prev, digest))
             prev = digest
-        self._insert("audit_entry", AUDIT_COLUMNS, rows)
+        self._insert("audit_entry", AUDIT_COLUMNS, list(zip(*rows, strict=True)))
         self._cursor.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", [seq, prev])
 
     def insert_terms(self, terms: Mapping[str, str]) -> None:
@@ -360,7 +363,7 @@ def _text_array(values: Iterable[Any]) -> str:
         return "{" + ",".join("NULL" if v is None else _quoted(str(v)) for v in items) + "}"
     texts = items if all(type(v) is str for v in items) else [str(v) for v in items]
     joined = '","'.join(texts)
-    if "\\" in joined or '"' in "".join(texts):  # (the separators hold quotes of their own)
+    if "\\" in joined or joined.count('"') != 2 * (len(texts) - 1):  # quotes beyond the separators'
         joined = '","'.join(map(_escaped, texts))
     return '{"' + joined + '"}'
 
