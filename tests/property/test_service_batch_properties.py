@@ -57,6 +57,7 @@ def test_one_kernel_call_settles_each_claim_as_one_by_one_in_settlement_order(
         batch: list[kernel.Claim]) -> None:
     prepared = [kernel.prepare(c, *PEOPLE[c.psn_no]) for c in batch]
     together = kernel.settle_many(prepared, {})
+    recorded = kernel.settle_many(prepared, {}, trace=False)  # as the settlement writer does
     carried: dict[str, dict[str, int]] = {}
     for i in sorted(range(len(batch)), key=lambda i: (batch[i].psn_no, batch[i].setl_time,
                                                       batch[i].setl_id)):
@@ -65,6 +66,9 @@ def test_one_kernel_call_settles_each_claim_as_one_by_one_in_settlement_order(
         alone = kernel.settle_one(c, *PEOPLE[c.psn_no], before)
         assert together[i].reply == alone.reply
         assert together[i].trace == alone.trace
+        assert recorded[i].reply == alone.reply and recorded[i].accumulators == alone.accumulators
+        record = recorded[i].record
+        assert record is not None and record.render() == alone.trace
         assert together[i].accumulators == alone.accumulators
         assert together[i].contributions == {f: v - before.get(f, 0)
                                              for f, v in alone.accumulators.items()

@@ -34,9 +34,9 @@ from minsheng.rules.settlement_params import (
     day_number,
 )
 from minsheng.rules.settlement_trace import MED_GROUP, claim_trace
-from minsheng.service.trace_store import TraceRecord, record
+from minsheng.service.trace_store import TraceRecord, record, record_columns
 from minsheng.settle import parse
-from minsheng.settle.output import claim_json
+from minsheng.settle.output import CAPS_LEFT, claim_json, reply_json
 
 Claim = parse.Claim
 OUTPUTS = k.Settlement.OUTPUTS
@@ -255,25 +255,32 @@ def settle_many(prepared: Sequence[Prepared],
                                               for f in k.ACCUMULATOR_FIELDS})
     res = k.settle(batch.arrays, params, acc, detail=True, check=False)  # parsed and sorted
     added = _contributions(batch, res)
-    running = {int(s): dict(before.get((batch.people[int(p)], int(y))) or {})
-               for s, (p, y) in enumerate(zip(py_person, py_year, strict=True))}
-    results: list[Result | None] = [None] * len(prepared)
     fields = k.ACCUMULATOR_FIELDS
+    running = {}  # per person-year: its accumulators so far, every column present
+    for s, (p, y) in enumerate(zip(py_person.tolist(), py_year.tolist(), strict=True)):
+        stored = before.get((batch.people[p], y)) or {}
+        running[s] = {f: stored.get(f, 0) for f in fields}
+    # each column read once for the batch, as Python lists (not item by item from numpy)
+    outputs = {name: getattr(res, name).tolist() for name in OUTPUTS}
+    left = [getattr(res, name).tolist() for name in CAPS_LEFT]
+    segment = res.segment.tolist()
+    added_rows = added.tolist()
+    recorded = None if trace else record_columns(res, params)
+    results: list[Result | None] = [None] * len(prepared)
     for kk, i in enumerate(order):
         p = prepared[i]
-        reply = claim_json(res, kk, p.claim.setl_id, p.claim.psn_no, p.insutype)
+        amounts = {name: outputs[name][kk] for name in OUTPUTS}
+        reply = reply_json(amounts, [c[kk] for c in left], p.claim.setl_id, p.claim.psn_no,
+                           p.insutype)
         warnings = list(p.params.tables.warnings)
         reply["warnings"] = warnings
-        amounts = {name: int(getattr(res, name)[kk]) for name in OUTPUTS}
-        row = added[kk].tolist()
-        contributions = {f: v for f, v in zip(fields, row, strict=True) if v}
-        acc_now = running[int(res.segment[kk])]
+        contributions = {f: v for f, v in zip(fields, added_rows[kk], strict=True) if v}
+        acc_now = running[segment[kk]]
         for f, v in contributions.items():
-            acc_now[f] = acc_now.get(f, 0) + v
-        if trace:
+            acc_now[f] += v
+        if recorded is None:
             steps, rec = claim_trace(batch.arrays, params, res, kk).to_json(), None
         else:
-            steps, rec = [], record(batch.arrays, params, res, kk, amounts)
-        results[i] = Result(reply, amounts, {f: acc_now.get(f, 0) for f in fields}, steps,
-                            warnings, contributions, rec)
+            steps, rec = [], record(batch.arrays, params, res, kk, amounts, recorded)
+        results[i] = Result(reply, amounts, dict(acc_now), steps, warnings, contributions, rec)
     return [r for r in results if r is not None]

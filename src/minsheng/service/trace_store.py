@@ -49,9 +49,9 @@ from minsheng.rules.settlement_params import (
 from minsheng.rules.settlement_trace import claim_trace
 from minsheng.service.models import Settlement
 from minsheng.service.unit_of_work import UnitOfWork
+from minsheng.settle.output import CAPS_LEFT as CAPS
 
 VERSION = 1
-CAPS = ("basic_cap_left", "critical_cap_left", "assistance_cap_left")
 _CACHE_LIMIT = 10_000
 
 
@@ -75,16 +75,31 @@ class TraceRecord:
 
 
 def record(claims: k.Claims, params: ClaimParameters, result: k.Settlement, i: int,
-           outputs: Mapping[str, int]) -> TraceRecord:
-    """The trace record of the i-th claim of a batch settled with ``detail=True``."""
+           outputs: Mapping[str, int], columns: Mapping[str, list[int]] | None = None
+           ) -> TraceRecord:
+    """The trace record of the i-th claim of a batch settled with ``detail=True``;
+    ``columns``: :func:`record_columns` of the batch, read once for all its claims."""
+    if columns is None:
+        columns = record_columns(result, params)
+    tb = params.tables
+    crow, arow = columns["critical_row"][i], columns["assistance_row"][i]
+    values = {name: columns[name][i] for name in _RECORDED}
+    return TraceRecord(tb.basic[columns["basic_row"][i]], tb.critical[crow] if crow else None,
+                       tb.assistance[arow] if arow else None, values, claims, i, outputs)
+
+
+def record_columns(result: k.Settlement, params: ClaimParameters) -> dict[str, list[int]]:
+    """What :func:`record` reads of a batch, as Python lists (one conversion per column)."""
     d = result.details
     assert d is not None
-    tb = params.tables
-    crow, arow = int(params.critical_row[i]), int(params.assistance_row[i])
-    values = {name: int(d[name][i]) for name in k.DETAIL_FIELDS}
-    values.update({name: int(getattr(result, name)[i]) for name in CAPS})
-    return TraceRecord(tb.basic[int(params.basic_row[i])], tb.critical[crow] if crow else None,
-                       tb.assistance[arow] if arow else None, values, claims, i, outputs)
+    columns = {name: d[name].tolist() for name in k.DETAIL_FIELDS}
+    columns.update({name: getattr(result, name).tolist() for name in CAPS})
+    columns.update(basic_row=params.basic_row.tolist(), critical_row=params.critical_row.tolist(),
+                   assistance_row=params.assistance_row.tolist())
+    return columns
+
+
+_RECORDED = (*k.DETAIL_FIELDS, *CAPS)
 
 
 # -- the terms as JSON, and back ------------------------------------------------------------
