@@ -47,7 +47,7 @@ from minsheng.rules.settlement_params import (
     day_number,
 )
 from minsheng.rules.settlement_trace import claim_trace
-from minsheng.service.models import Settlement
+from minsheng.service.models import Settlement, with_warnings
 from minsheng.service.unit_of_work import UnitOfWork
 from minsheng.settle.output import CAPS_LEFT as CAPS
 
@@ -251,11 +251,12 @@ class TraceStore:
                     self._warnings.clear()
                 self._warnings[key] = known
         listed, name = known
-        stored = orjson.dumps(reply)
+        stored = orjson.dumps(reply).decode("utf-8")
         reply["warnings"] = warnings
+        text = listed.decode("utf-8")
         if name not in self._stored and name not in uow.new_terms:
-            uow.new_terms[name] = listed.decode("utf-8")
-        return stored[:-1] + b',"warnings":' + listed + b"}", stored.decode("utf-8"), name
+            uow.new_terms[name] = text
+        return with_warnings(stored, text).encode("utf-8"), stored, name
 
     def committed(self, uow: UnitOfWork) -> None:
         """``uow``, given to :meth:`dump`, has committed: the terms it wrote are stored."""

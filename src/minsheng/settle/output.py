@@ -31,13 +31,6 @@ def fund_details(insutype: str, paid: Sequence[int], left: Sequence[int]
     return entries
 
 
-def setldetail(result: Settlement, k: int, insutype: str) -> list[dict[str, Any]]:
-    """One entry per fund that paid on the k-th claim, with the cap room left (if capped)."""
-    return fund_details(insutype,
-                        (int(result.hifp_pay[k]), int(result.hifmi_pay[k]), int(result.maf_pay[k])),
-                        [int(getattr(result, name)[k]) for name in CAPS_LEFT])
-
-
 def reply_json(amounts: Mapping[str, int], left: Sequence[int], setl_id: str, psn_no: str,
                insutype: str) -> dict[str, Any]:
     """A claim's outputs from its amounts in fen (:attr:`Settlement.OUTPUTS`) and its cap
