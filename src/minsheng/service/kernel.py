@@ -249,17 +249,15 @@ def settle_many(prepared: Sequence[Prepared],
     order = [int(i) for i in batch.order]
     params = _tables.combine([prepared[i].params for i in order])
     py_person, py_year = k.person_years(batch.arrays)
-    rows = [before.get((batch.people[int(p)], int(y))) or {}
-            for p, y in zip(py_person, py_year, strict=True)]
-    acc = k.Accumulators(py_person, py_year, {f: np.array([r.get(f, 0) for r in rows], np.int64)
-                                              for f in k.ACCUMULATOR_FIELDS})
+    fields = k.ACCUMULATOR_FIELDS
+    running = []  # per person-year: its accumulators so far, every column present
+    for p, y in zip(py_person.tolist(), py_year.tolist(), strict=True):
+        stored = before.get((batch.people[p], y)) or {}
+        running.append({f: stored.get(f, 0) for f in fields})
+    acc = k.Accumulators(py_person, py_year, {f: np.array([r[f] for r in running], np.int64)
+                                              for f in fields})
     res = k.settle(batch.arrays, params, acc, detail=True, check=False)  # parsed and sorted
     added = _contributions(batch, res)
-    fields = k.ACCUMULATOR_FIELDS
-    running = {}  # per person-year: its accumulators so far, every column present
-    for s, (p, y) in enumerate(zip(py_person.tolist(), py_year.tolist(), strict=True)):
-        stored = before.get((batch.people[p], y)) or {}
-        running[s] = {f: stored.get(f, 0) for f in fields}
     # each column read once for the batch, as Python lists (not item by item from numpy)
     outputs = {name: getattr(res, name).tolist() for name in OUTPUTS}
     left = [getattr(res, name).tolist() for name in CAPS_LEFT]
@@ -281,6 +279,6 @@ def settle_many(prepared: Sequence[Prepared],
         if recorded is None:
             steps, rec = claim_trace(batch.arrays, params, res, kk).to_json(), None
         else:
-            steps, rec = [], record(batch.arrays, params, res, kk, amounts, recorded)
+            steps, rec = [], record(batch.arrays, params, recorded, kk, amounts)
         results[i] = Result(reply, amounts, dict(acc_now), steps, warnings, contributions, rec)
     return [r for r in results if r is not None]

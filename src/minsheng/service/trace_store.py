@@ -74,13 +74,10 @@ class TraceRecord:
                        self.claims.take(np.array([self.row])), self.outputs)
 
 
-def record(claims: k.Claims, params: ClaimParameters, result: k.Settlement, i: int,
-           outputs: Mapping[str, int], columns: Mapping[str, list[int]] | None = None
-           ) -> TraceRecord:
+def record(claims: k.Claims, params: ClaimParameters, columns: Mapping[str, list[int]], i: int,
+           outputs: Mapping[str, int]) -> TraceRecord:
     """The trace record of the i-th claim of a batch settled with ``detail=True``;
     ``columns``: :func:`record_columns` of the batch, read once for all its claims."""
-    if columns is None:
-        columns = record_columns(result, params)
     tb = params.tables
     crow, arow = columns["critical_row"][i], columns["assistance_row"][i]
     values = {name: columns[name][i] for name in _RECORDED}
