@@ -149,7 +149,7 @@ class BatchRepository:
     def read(self, *queries: Query[Any]) -> list[Any]:
         """Run several reads; on PostgreSQL in one pipeline (one round trip to the server),
         executed in the order given — so a lock taken by one holds for those after it."""
-        if not self.pg or len(queries) < 2:
+        if not self.pg:
             return [q.decode(self._rows(q.sql, q.params)) if q.sql else q.decode([])
                     for q in queries]
         connection = self._cursor.connection
