@@ -12,8 +12,8 @@ from starlette.types import Receive, Scope, Send
 
 from minsheng import __version__, web
 from minsheng.api import service
-from minsheng.api.hot_paths import HotPaths, error_response
-from minsheng.api.responses import JSON
+from minsheng.api.hot_paths import HotPaths
+from minsheng.api.responses import JSON, error_response
 from minsheng.api.routes import calculations, casework_routes, settlements, settlements_preview
 from minsheng.core.errors import MinshengError
 
@@ -21,7 +21,9 @@ from minsheng.core.errors import MinshengError
 class MinshengAPI(FastAPI):
     """FastAPI, with the hot paths (:mod:`minsheng.api.hot_paths`) answered first."""
 
-    hot_paths = HotPaths()
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.hot_paths = HotPaths()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         found = self.hot_paths.match(scope)
@@ -49,7 +51,7 @@ def create_app() -> FastAPI:
     async def validation_error(_: Request, exc: RequestValidationError) -> JSON:
         return JSON(validation_body(exc.errors()), status_code=422)
 
-    app.hot_paths = HotPaths()  # the calculator's and the settlement writer's, before all
+    # the calculator's and the settlement writer's, before the middleware and the router
     app.hot_paths.named("/api/v1/calculations/", calculations.fast_run_calculation)
     app.hot_paths.exact("/api/v1/settlements", settlements.fast_settle)
     app.include_router(calculations.router)

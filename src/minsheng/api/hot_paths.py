@@ -5,7 +5,7 @@ billing system and a calculator page call all day. They are answered here, befor
 application's middleware and router (server errors, exception handlers, exit stacks, body
 limit wrappers, route matching over every route): about a sixth of the server's CPU per
 request. The answers are the same as through the router — the same handlers, errors in
-the same format (:func:`error_response`) — and every other request goes the usual way.
+the same format (:func:`~minsheng.api.responses.error_response`) — and every other request goes the usual way.
 The FastAPI routes of the same paths stay, for the OpenAPI schema and for clients that
 come through the router (a mounted sub-application, tests calling the router directly).
 """
@@ -18,18 +18,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from minsheng.api.responses import JSON
+from minsheng.api.responses import JSON, error_response
 from minsheng.core.errors import MinshengError
 
 Handler = Callable[[Request], Awaitable[Response]]
 MAX_BODY = 1 << 20
 """Bodies over 1 MiB are refused (413) unread: a claim or a calculation is a few hundred bytes."""
-
-
-def error_response(exc: MinshengError) -> JSON:
-    """An error of minsheng's, as every face answers it (401 says which scheme to use)."""
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-    return JSON(exc.to_dict(), status_code=exc.status, headers=headers)
 
 
 class HotPaths:

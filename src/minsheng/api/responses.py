@@ -7,9 +7,17 @@ from typing import Any
 import orjson
 from fastapi.responses import Response
 
+from minsheng.core.errors import MinshengError
+
 
 class JSON(Response):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content)
+
+
+def error_response(exc: MinshengError) -> JSON:
+    """An error of minsheng's, as every face answers it (401 says which scheme to use)."""
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    return JSON(exc.to_dict(), status_code=exc.status, headers=headers)

@@ -16,8 +16,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 
 from minsheng.api.deps import STATE_KEY
-from minsheng.api.hot_paths import error_response
-from minsheng.api.responses import JSON
+from minsheng.api.responses import JSON, error_response
 from minsheng.api.routes import audit, persons, settlements
 from minsheng.service.auth import Unauthorized
 from minsheng.service.db import get_database
