@@ -29,6 +29,8 @@ from minsheng.settle.parse import Holding
 INSUTYPES = {"390": "城乡居民基本医疗保险", "310": "职工基本医疗保险"}
 PERSON_FIELDS = ("psn_no", "insutype", "region", "categories", "psn_name", "certno")
 _PSN_NO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,31}$")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+"""A control character (C0 or DEL): no name or key the service stores may hold one."""
 
 
 def holding_json(h: Holding) -> dict[str, Any]:
@@ -95,7 +97,7 @@ def parse_person(raw: Mapping[str, Any], *, psn_no: str | None = None) -> Person
     if name is not None:
         if not isinstance(name, str) or not name.strip() or len(name.strip()) > 64:
             raise InputError("psn_name", "姓名应为1至64个字符的文本", "psn_name: 1-64 characters")
-        if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        if CONTROL.search(name):
             raise InputError("psn_name", "姓名不能包含控制字符", "no control characters")
         name = name.strip()
     certno = raw.get("certno")

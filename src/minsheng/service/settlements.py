@@ -42,7 +42,7 @@ from minsheng.service.auth import (
 from minsheng.service.batch_repository import canonical_json as fast_canonical_json
 from minsheng.service.casework import settlement_hooks
 from minsheng.service.models import Settlement
-from minsheng.service.persons import parse_psn_no
+from minsheng.service.persons import CONTROL, parse_psn_no
 from minsheng.service.settlement_batch import SettleReply, SettleRequest
 from minsheng.service.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from minsheng.service.writer import writer_for
@@ -59,7 +59,6 @@ def request_hash(claim: kernel.Claim) -> str:
     return hashlib.sha256(fast_canonical_json(kernel.canonical(claim)).encode()).hexdigest()
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab and line breaks allowed
 SETL_ID_MAX = 64  # the settlement table's key
 
@@ -67,7 +66,7 @@ SETL_ID_MAX = 64  # the settlement table's key
 def check_setl_id(setl_id: str, field: str = "setl_id") -> str:
     """A ``setl_id`` the service can store: 1 to 64 characters, none of them a control
     character (a database cannot hold every such character)."""
-    if not setl_id or len(setl_id) > SETL_ID_MAX or _CONTROL.search(setl_id):
+    if not setl_id or len(setl_id) > SETL_ID_MAX or CONTROL.search(setl_id):
         raise InputError(field, f"结算流水号应为1至{SETL_ID_MAX}个字符，不含控制字符：{setl_id!r}",
                          f"1-{SETL_ID_MAX} characters, no control characters")
     return setl_id
