@@ -413,14 +413,26 @@ def settle_chunk(frame: pl.DataFrame, view: ParameterView, persons: Persons | No
         region = frame["region"].to_numpy().astype(np.int64)
         resident = frame["resident"].to_numpy().astype(np.bool_)
         categories = frame["categories"].to_numpy().astype(np.uint16)
+    columns = {n: frame[n].to_numpy() for n in ("t", "med_type", "hosp_lv", "in_province",
+                                                 *AMOUNTS)}
+    result, warnings = _settle_sorted(pidx, columns, region, resident, categories, view,
+                                      resolver)
+    return Settled(frame, region, resident, categories, result, warnings)
+
+
+def _settle_sorted(pidx: I64, columns: Mapping[str, npt.NDArray[Any]], region: I64,
+                   resident: npt.NDArray[np.bool_], categories: npt.NDArray[np.uint16],
+                   view: ParameterView, resolver: ParameterResolver | None
+                   ) -> tuple[Settlement, list[str]]:
+    """The kernel on prepared columns already in settlement order, with each claim's
+    person terms: the result and the warnings of the example values read."""
     claims = Claims.from_columns({
-        "person": pidx, "day": frame["t"].to_numpy() // SECONDS_PER_DAY, "region": region,
-        "resident": resident, "med_type": frame["med_type"].to_numpy(),
-        "hosp_lv": frame["hosp_lv"].to_numpy(), "in_province": frame["in_province"].to_numpy(),
-        "categories": categories, **{a: frame[a].to_numpy() for a in AMOUNTS}})
+        "person": pidx, "day": columns["t"] // SECONDS_PER_DAY, "region": region,
+        "resident": resident, "med_type": columns["med_type"], "hosp_lv": columns["hosp_lv"],
+        "in_province": columns["in_province"], "categories": categories,
+        **{a: columns[a] for a in AMOUNTS}})
     params = resolve(claims, view, resolver)
-    result = settle(claims, params, chunk=KERNEL_CHUNK)
-    return Settled(frame, region, resident, categories, result, list(params.tables.warnings))
+    return settle(claims, params, chunk=KERNEL_CHUNK), list(params.tables.warnings)
 
 
 def settle_table(table: pa.Table, view: ParameterView, persons: Persons,
@@ -446,15 +458,10 @@ def settle_table(table: pa.Table, view: ParameterView, persons: Persons,
     pidx = ordered["pidx"]
     region, resident = persons.region[pidx], persons.resident[pidx]
     categories = persons.categories[pidx]
-    claims = Claims.from_columns({
-        "person": pidx, "day": ordered["t"] // SECONDS_PER_DAY, "region": region,
-        "resident": resident, "med_type": ordered["med_type"], "hosp_lv": ordered["hosp_lv"],
-        "in_province": ordered["in_province"], "categories": categories,
-        **{a: ordered[a] for a in AMOUNTS}})
-    params = resolve(claims, view, resolver)
-    result = settle(claims, params, chunk=KERNEL_CHUNK)
-    return Settled(pl.DataFrame(ordered), region, resident, categories, result,
-                   list(params.tables.warnings), setl_id)
+    result, warnings = _settle_sorted(pidx, ordered, region, resident, categories, view,
+                                      resolver)
+    return Settled(pl.DataFrame(ordered), region, resident, categories, result, warnings,
+                   setl_id)
 
 
 def settlement_sorted(frame: pl.DataFrame) -> pl.DataFrame:
@@ -934,16 +941,18 @@ arrays then cost no fresh pages (page faults, zeroing), about 1 CPU-second in 10
 claims. Set for the worker processes when they start; the main process calls ``mallopt``."""
 
 
+_MALLOPT = {"MALLOC_TRIM_THRESHOLD_": -1, "MALLOC_TOP_PAD_": -2, "MALLOC_MMAP_THRESHOLD_": -3}
+"""glibc's ``mallopt`` parameter number of each of :data:`MALLOC_KEEP`'s settings."""
+
+
 def _keep_freed_memory() -> None:
     """:data:`MALLOC_KEEP` for this process (glibc only; elsewhere nothing happens)."""
     try:
         libc = ctypes.CDLL("libc.so.6")
     except OSError:
         return
-    m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3
-    libc.mallopt(m_mmap_threshold, 1 << 28)
-    libc.mallopt(m_trim_threshold, 1 << 30)
-    libc.mallopt(m_top_pad, 1 << 28)
+    for name, value in MALLOC_KEEP.items():
+        libc.mallopt(_MALLOPT[name], int(value))
 
 
 def _start_pool(n_workers: int, overrides: Mapping[str, Any]) -> ProcessPoolExecutor:
