@@ -324,8 +324,9 @@ def _boolean(name: str, dtype: pl.DataType) -> tuple[pl.Expr, list[Check]]:
 # -- persons ------------------------------------------------------------------------------
 
 PSN_SEED = 17
-SETL_SEED = 7
 """Seed of the 64-bit hashes that find a claim's person (:meth:`Persons.lookup`)."""
+SETL_SEED = 7
+"""Seed of the 64-bit hashes of ``setl_id`` that find duplicates (:func:`duplicate_setl_ids`)."""
 
 
 @dataclass
@@ -539,10 +540,10 @@ def load_persons(path: Path) -> Persons:
                                    "bad_category": pl.String})
     work = df.with_columns(cats).join(mask_df, on="categories", how="left",
                                       maintain_order="left")
-    ordered = sort_u64(work["__psn_no"].hash(seed=PSN_SEED).to_numpy())
-    # no two hashes alike: no two texts alike (else the texts are compared)
-    repeated = ~psn.is_first_distinct() if bool((ordered[1:] == ordered[:-1]).any()) \
-        else pl.lit(False)
+    # the index that finds claims' persons (kept by the Persons below): no two hashes alike
+    # means no two texts alike; else the texts are compared
+    by_hash = HashIndex(work["__psn_no"].hash(seed=PSN_SEED).to_numpy())
+    repeated = pl.lit(False) if by_hash.distinct else ~psn.is_first_distinct()
     checks: list[tuple[str, list[Check]]] = [
         ("psn_no", [(psn.is_null() | ~psn.str.contains(_PSN_NO),
                      "个人编号应为1至32位字母、数字、下划线、点或连字符",
@@ -565,7 +566,9 @@ def load_persons(path: Path) -> Persons:
         bad, count = _collect(work, "persons", 1, checks,
                               {"categories": pl.col("bad_category")})
         raise BadRows(bad, count)
-    return Persons.from_frame(out.drop("__bad"))
+    persons = Persons.from_frame(out.drop("__bad"))
+    persons._by_hash = by_hash  # the same texts, in the same order
+    return persons
 
 
 def _collect(frame: pl.DataFrame, table: str, first_row: int,
