@@ -46,6 +46,7 @@ from _server import running_server
 PG_URL = os.environ.get("MINSHENG_TEST_POSTGRES_URL",
                         "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PERSONS = 200  # default of --persons
+BACKENDS = ("postgres", "sqlite")
 
 
 def _cpu_seconds(pids: list[int]) -> float:
@@ -250,8 +251,12 @@ def main() -> None:
     args = parser.parse_args()
     client = args.client if args.client != "auto" else ("wrk" if _wrk.available() else "python")
     rates = [int(r) for r in args.rates.split(",") if r.strip()]
-    for backend in args.backends.split(","):
-        bench_backend(backend.strip(), args.requests, args.workers, client, args.seconds, rates,
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    unknown = [b for b in backends if b not in BACKENDS]
+    if unknown:  # (any other name would be run as PostgreSQL without its CPU measured)
+        parser.error(f"--backends: unknown {', '.join(unknown)} (known: {', '.join(BACKENDS)})")
+    for backend in backends:
+        bench_backend(backend, args.requests, args.workers, client, args.seconds, rates,
                       args.persons)
 
 

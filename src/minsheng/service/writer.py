@@ -9,10 +9,11 @@ request only after that transaction has committed, so an acknowledged settlement
 and sealed in the audit chain. There is no waiting to fill a batch: a lone claim is settled
 at once.
 
-Two threads let one batch be settled while the other's commit is flushed to disk. They are
-ordered by the database exactly as several processes (``minsheng serve --workers N``, each
-with its own writer) are: by the persons' rows, locked in ``psn_no`` order, and by the audit
-head, locked last. A ``setl_id`` taken by another transaction meanwhile, a deadlock the
+With two threads one batch can be settled while the other's commit is flushed to disk (not
+faster on the 2-core machine measured: docs/performance.md). They are ordered by the
+database exactly as several processes (``minsheng serve --workers N``, each with its own
+writer) are: by the persons' rows, locked in ``psn_no`` order, and by the audit head,
+locked last. A ``setl_id`` taken by another transaction meanwhile, a deadlock the
 database broke or a lost connection rolls the batch back and settles it again (a claim
 taken meanwhile is then answered as a replay or 409). Each thread works on a connection of
 its own (no liveness ping per batch).
@@ -46,7 +47,7 @@ MAX_BATCH = 256
 THREADS = max(1, int(os.environ.get("MINSHENG_WRITER_THREADS", "1")))
 """Writer threads per process (``MINSHENG_WRITER_THREADS``, default 1): with more, one
 batch is settled while another's commit is flushed to disk (each on a connection of its
-own; the database locks order them)."""
+own; the database locks order them). Measured no faster on 2 cores, hence one."""
 ATTEMPTS = 5
 _RETRY_STATES = {"40001", "40P01"}  # serialization failure, deadlock detected
 log = logging.getLogger("minsheng.service.writer")
