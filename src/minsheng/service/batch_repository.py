@@ -25,6 +25,7 @@ from sqlalchemy import Boolean, DateTime, Integer
 from minsheng.service.audit import chain_hash, now
 from minsheng.service.models import Settlement as SettlementModel
 from minsheng.service.models import with_warnings
+from minsheng.service.pg_messages import Message
 from minsheng.service.repository import totals_json
 from minsheng.service.unit_of_work import UnitOfWork
 from minsheng.settle.parse import Holding, Person
@@ -56,10 +57,6 @@ class Query(Generic[T]):
     sql: str
     params: list[Any]
     decode: Callable[[list[tuple[Any, ...]]], T]
-    planned_each_time: bool = False
-    """Planned afresh at each run (PostgreSQL: not a prepared statement): for a read of a
-    table that grows while the service runs, whose plan, once cached while the table was
-    small, would stay a sequential scan until the table is next analyzed."""
 
 
 @dataclass(frozen=True)
@@ -88,8 +85,10 @@ class BatchRepository:
     def __init__(self, uow: UnitOfWork) -> None:
         connection = uow.session.connection()  # begins the transaction (IMMEDIATE on SQLite)
         self.pg = uow.dialect == "postgresql"
-        self._cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        raw = connection.connection.dbapi_connection
+        self._cursor = raw.cursor()  # type: ignore[union-attr]
         self._pending: list[tuple[str, list[Any]]] = []  # PostgreSQL: statements to send together
+        self._message = Message(raw) if self.pg else None
 
     # -- helpers --------------------------------------------------------------------------
     def _sql(self, text: str) -> str:
@@ -127,15 +126,13 @@ class BatchRepository:
                                      list(zip(*values, strict=True)))
 
     def _flush(self) -> None:
-        """Send the queued statements in one pipeline: one round trip to the server for all
-        of them. An error of any (a ``setl_id`` taken meanwhile: IntegrityError) is raised
-        here and the transaction is rolled back."""
+        """Send the queued statements in one message: one round trip to the server for all
+        of them. An error of any (a ``setl_id`` taken meanwhile: IntegrityError) skips the
+        rest and is raised here; the transaction is then rolled back."""
         statements, self._pending = self._pending, []
-        if not statements:
-            return
-        with self._cursor.connection.pipeline():
-            for sql, params in statements:
-                self._cursor.execute(sql, params)
+        if statements:
+            assert self._message is not None
+            self._message.run(statements)
 
     def _time(self, value: dt.datetime) -> Any:
         return value if self.pg else value.strftime("%Y-%m-%d %H:%M:%S.%f")
@@ -147,21 +144,15 @@ class BatchRepository:
 
     # -- reads ----------------------------------------------------------------------------
     def read(self, *queries: Query[Any]) -> list[Any]:
-        """Run several reads; on PostgreSQL in one pipeline (one round trip to the server),
+        """Run several reads; on PostgreSQL in one message (one round trip to the server),
         executed in the order given — so a lock taken by one holds for those after it."""
         if not self.pg:
             return [q.decode(self._rows(q.sql, q.params)) if q.sql else q.decode([])
                     for q in queries]
-        connection = self._cursor.connection
-        cursors = []
-        with connection.pipeline():
-            for q in queries:
-                cursor = connection.cursor()
-                if q.sql:
-                    cursor.execute(self._sql(q.sql), q.params,
-                                   prepare=False if q.planned_each_time else None)
-                cursors.append(cursor)
-        return [q.decode(list(c.fetchall()) if q.sql else []) for q, c in zip(queries, cursors, strict=True)]
+        assert self._message is not None
+        asked = [q for q in queries if q.sql]
+        rows = iter(self._message.run([(self._sql(q.sql), q.params) for q in asked]))
+        return [q.decode(next(rows)) if q.sql else q.decode([]) for q in queries]
 
     def tokens_query(self, hashes: Collection[str]) -> Query[dict[str, TokenRow]]:
         def decode(rows: list[tuple[Any, ...]]) -> dict[str, TokenRow]:
@@ -201,8 +192,7 @@ class BatchRepository:
             return Query("", [], decode)
         return Query("SELECT s.setl_id, s.psn_no, s.region, s.request_hash, s.reply, w.body "
                      "FROM settlement s LEFT JOIN settlement_terms w ON w.id = s.warnings_id "
-                     f"WHERE {self._among('s.setl_id')}", [self._list(setl_ids)], decode,
-                     planned_each_time=True)
+                     f"WHERE {self._among('s.setl_id')}", [self._list(setl_ids)], decode)
 
     def insutypes_used_query(self, pairs: Collection[tuple[str, int]]
                              ) -> Query[dict[tuple[str, int], str]]:

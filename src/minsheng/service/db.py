@@ -85,13 +85,17 @@ class Database:
     def _pinned_sessions(self) -> sessionmaker[Session]:
         """Writing sessions on connections kept for the settlement writer's threads: no
         liveness ping per batch (a dropped connection fails its batch, which the writer
-        settles again on a new one)."""
+        settles again on a new one). On PostgreSQL in autocommit mode: the driver sends no
+        ``BEGIN`` of its own (a round trip), the batch's first message begins the transaction
+        (:mod:`minsheng.service.pg_messages`) and its last one commits it."""
         with self._pinned_lock:
             if self._pinned is None:
                 kwargs: dict[str, Any] = {"pool_size": 2, "max_overflow": 2,
                                           "pool_pre_ping": False}
                 if self.is_sqlite:
                     kwargs["connect_args"] = {"check_same_thread": False, "timeout": 60}
+                else:
+                    kwargs["isolation_level"] = "AUTOCOMMIT"
                 engine = create_engine(self.url, **kwargs)
                 if self.is_sqlite:
                     _configure_sqlite(engine)

@@ -1,0 +1,79 @@
+"""The settlement writer talks to PostgreSQL in whole messages (minsheng.service.pg_messages).
+
+Its connection is in autocommit mode, so the batch's first message must begin the transaction
+itself: the persons it locks stay locked until the commit. Nothing is prepared, so no plan
+made while a table was small (a sequential scan of ``settlement`` for the ``setl_id`` lookup,
+once psycopg had prepared it after its fifth run) outlives the table's growth."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from psycopg.pq import TransactionStatus
+from sqlalchemy import text
+
+from minsheng.service.auth import SYSTEM
+from minsheng.service.batch_repository import BatchRepository
+from minsheng.service.db import Database
+from minsheng.service.persons import create_person
+from minsheng.service.unit_of_work import UnitOfWork
+
+
+def _postgres_only(backend: str) -> None:
+    if backend != "postgres":
+        pytest.skip("messages, locks and prepared statements as PostgreSQL has them")
+
+
+def _raw_url(database: Database) -> str:
+    return database.engine.url.render_as_string(hide_password=False).replace(
+        "postgresql+psycopg", "postgresql")
+
+
+def test_the_persons_a_batch_reads_stay_locked_until_its_commit(
+        backend: str, fresh_database: Database) -> None:
+    _postgres_only(backend)
+    create_person(UnitOfWork(fresh_database, write=True), SYSTEM, {
+        "psn_no": "LOCK-1", "insutype": "390", "region": "140100", "categories": []})
+    with UnitOfWork(fresh_database, pinned=True) as uow:
+        db = BatchRepository(uow)
+        [persons] = db.read(db.lock_persons_query({"LOCK-1"}))
+        assert set(persons) == {"LOCK-1"}
+        raw = uow.session.connection().connection.dbapi_connection
+        assert raw.autocommit  # the writer's own connection: no BEGIN of the driver's
+        assert raw.info.transaction_status == TransactionStatus.INTRANS
+        with psycopg.connect(_raw_url(fresh_database), autocommit=True) as other, \
+                pytest.raises(psycopg.errors.LockNotAvailable):
+            other.execute("SELECT 1 FROM person WHERE psn_no = 'LOCK-1' FOR UPDATE NOWAIT")
+        db.finish(commit=True)
+        assert raw.info.transaction_status == TransactionStatus.IDLE
+    with psycopg.connect(_raw_url(fresh_database), autocommit=True) as other:
+        other.execute("SELECT 1 FROM person WHERE psn_no = 'LOCK-1' FOR UPDATE NOWAIT")
+
+
+def test_an_error_in_a_message_skips_its_commit_and_nothing_is_written(
+        backend: str, fresh_database: Database) -> None:
+    _postgres_only(backend)
+    create_person(UnitOfWork(fresh_database, write=True), SYSTEM, {
+        "psn_no": "ERR-1", "insutype": "390", "region": "140100", "categories": []})
+    with UnitOfWork(fresh_database, pinned=True) as uow:
+        db = BatchRepository(uow)
+        db.read(db.lock_persons_query({"ERR-1"}))
+        db.write_accumulators([("ERR-1", 2023, {"hifp_pay": 100}, {})])
+        db._pending.append(("SELECT 1 / 0", []))  # any statement failing after the writes
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            db.finish(commit=True)
+    with UnitOfWork(fresh_database) as uow:
+        assert uow.session.execute(text(
+            "SELECT count(*) FROM accumulator_year WHERE psn_no = 'ERR-1'")).scalar() == 0
+
+
+def test_no_statement_of_the_writer_is_prepared(backend: str, database: Database) -> None:
+    _postgres_only(backend)
+    with UnitOfWork(database, pinned=True) as uow:
+        db = BatchRepository(uow)
+        for i in range(8):
+            db.read(db.settlements_query({f"PLAN-{i}"}),
+                    db.accumulators_query({(f"PLAN-P{i}", 2023)}))
+        prepared = [s for (s,) in uow.session.execute(
+            text("SELECT statement FROM pg_prepared_statements"))]
+    assert prepared == []
