@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 import orjson
 from sqlalchemy import Boolean, DateTime, Integer
@@ -29,6 +29,9 @@ from minsheng.service.pg_messages import Message
 from minsheng.service.repository import totals_json
 from minsheng.service.unit_of_work import UnitOfWork
 from minsheng.settle.parse import Holding, Person
+
+if TYPE_CHECKING:
+    import psycopg
 
 SETTLEMENT_COLUMNS = (
     "setl_id", "psn_no", "setl_time", "year", "insutype", "region", "categories", "med_type",
@@ -88,7 +91,7 @@ class BatchRepository:
         raw = connection.connection.dbapi_connection
         self._cursor = raw.cursor()  # type: ignore[union-attr]
         self._pending: list[tuple[str, list[Any]]] = []  # PostgreSQL: statements to send together
-        self._message = Message(raw) if self.pg else None
+        self._message = Message(cast("psycopg.Connection[Any]", raw)) if self.pg else None
 
     # -- helpers --------------------------------------------------------------------------
     def _sql(self, text: str) -> str:
