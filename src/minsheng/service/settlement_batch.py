@@ -76,6 +76,10 @@ class SettleRequest:
     future: Future[SettleReply] = field(default_factory=Future)
     waiter: asyncio.Future[SettleReply] | None = None
     """Set by a caller awaiting the reply on an event loop: resolved on that loop too."""
+    channel: Any = None
+    """Set for a request from an HTTP process (:mod:`minsheng.service.writer_process`): the
+    connection its reply goes back on, with ``tag``."""
+    tag: int = 0
 
 
 Outcome = SettleReply | BaseException | object

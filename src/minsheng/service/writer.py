@@ -29,6 +29,7 @@ import threading
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import InvalidStateError
+from typing import Any
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
@@ -192,10 +193,14 @@ def _answer_all(answers: Sequence[tuple[SettleRequest, SettleReply | BaseExcepti
     """Give each request its reply or error, unless it has one already or was given up (its
     client went away: the settlement stands, and a retry gets the reply). Requests awaited on
     an event loop (``waiter``) are woken together: one call into each loop per batch, not
-    one per reply (each such call wakes the loop and hands it the interpreter)."""
+    one per reply (each such call wakes the loop and hands it the interpreter); requests
+    from HTTP processes get their replies in one message to each process."""
     by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[SettleReply],
                                                         SettleReply | BaseException]]] = {}
+    by_channel: dict[Any, list[tuple[int, SettleReply | BaseException]]] = {}
     for request, outcome in answers:
+        if request.channel is not None:  # from an HTTP process: one send per batch to each
+            by_channel.setdefault(request.channel, []).append((request.tag, outcome))
         try:
             if isinstance(outcome, BaseException):
                 request.future.set_exception(outcome)
@@ -205,6 +210,8 @@ def _answer_all(answers: Sequence[tuple[SettleRequest, SettleReply | BaseExcepti
             pass
         if request.waiter is not None:
             by_loop.setdefault(request.waiter.get_loop(), []).append((request.waiter, outcome))
+    for channel, replies in by_channel.items():
+        channel.answer(replies)
     for loop, woken in by_loop.items():
         with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
             loop.call_soon_threadsafe(_wake, woken)

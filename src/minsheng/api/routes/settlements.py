@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from minsheng.api.deps import database, principal, uow_factory
 from minsheng.api.responses import JSON
+from minsheng.api.writer_client import remote_writer
 from minsheng.core.errors import InputError
 from minsheng.service import settlements
 from minsheng.service.auth import Principal, bearer_secret, hash_secret
@@ -82,12 +83,22 @@ async def fast_settle(request: Request) -> Response:
     (:mod:`minsheng.api.hot_paths`): no thread per request and no token query of its own. The
     claim is parsed here and joins the settlement writer's next batch, where the token is
     resolved together with the batch's others (401 and 403 before any error of the body);
-    the reply comes once the batch has committed."""
+    the reply comes once the batch has committed. Under ``minsheng serve`` the writer runs in
+    a process of its own (:mod:`minsheng.api.writer_client`): the body goes there as sent."""
+    body = await request.body()
     try:
-        raw = orjson.loads(await request.body())
+        raw = orjson.loads(body)
     except orjson.JSONDecodeError:
         raise InputError("body", "请求体不是有效的 JSON", "body is not valid JSON") from None
     secret = bearer_secret(request.headers.get("authorization"))  # 401 without a bearer token
+    remote = remote_writer()
+    if remote is not None:  # minsheng serve: the writer has a process of its own
+        status, replayed, reply = await remote.settle(hash_secret(secret), body)
+        headers = {"Idempotent-Replay": "true"} if replayed else {}
+        if status == 401:
+            headers["WWW-Authenticate"] = "Bearer"
+        return Response(reply, status_code=status, media_type="application/json",
+                        headers=headers)
     job = settlements.parse_request(raw, secret_hash=hash_secret(secret), defer_errors=True)
     job.waiter = asyncio.get_running_loop().create_future()
     writer_for(database(request)).submit(job)

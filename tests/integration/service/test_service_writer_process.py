@@ -1,0 +1,127 @@
+"""``minsheng serve`` settles in a writer process of its own (minsheng.service.writer_process).
+
+The real server runs as a subprocess; its HTTP process hands each settlement to the writer
+process and answers with what comes back — replies, replays and errors as the in-process
+writer gives them. A writer process that dies is started again; one whose server is killed
+dies with it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from service_helpers import claim_body, person_body, token, uid
+from test_service_crash import crash_database, server  # noqa: F401 (a fixture)
+
+from minsheng.service.db import Database
+
+pytestmark = pytest.mark.slow
+
+
+def writer_processes(parent: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read()
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except OSError:
+            continue
+        if b"minsheng.service.writer_process" in cmdline and (parent == 0 or ppid == parent):
+            found.append(int(entry))
+    return found
+
+
+def gone(pid: int) -> bool:
+    """Exited (a zombie until its parent, here killed, is reaped)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 20) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_the_writer_process_answers_as_the_service_does(
+        crash_database: tuple[str, Database], tmp_path: Path) -> None:  # noqa: F811
+    url, db = crash_database
+    headers = token(db, "admin")
+    psn_no = uid("W")
+    with server(url, tmp_path) as (proc, base), \
+            httpx.Client(base_url=base, headers=headers, timeout=20) as c:
+        assert len(writer_processes(proc.pid)) == 1
+        assert c.post("/api/v1/persons", json=person_body(
+            psn_no, categories=["minimum_allowance"])).status_code == 201
+        claim = claim_body(uid("S"), psn_no, total="30000.00")
+
+        first = c.post("/api/v1/settlements", json=claim)
+        assert first.status_code == 200, first.text
+        assert first.json()["maf_pay"] != "0.00"
+        again = c.post("/api/v1/settlements", json=claim)
+        assert (again.status_code, again.content) == (200, first.content)
+        assert again.headers["Idempotent-Replay"] == "true"
+        other = c.post("/api/v1/settlements", json={**claim, "medfee_sumamt": "25000.00"})
+        assert other.status_code == 409 and other.json()["setl_id"] == claim["setl_id"]
+
+        unknown = c.post("/api/v1/settlements", json={**claim_body(uid("S"), "NOBODY")})
+        assert unknown.status_code == 422 and unknown.json()["field"] == "psn_no"
+        bad = c.post("/api/v1/settlements", json={**claim_body(uid("S"), psn_no),
+                                                  "hosp_lv": 9})
+        assert bad.status_code == 422 and bad.json()["field"] == "hosp_lv"
+        no_token = httpx.post(f"{base}/api/v1/settlements", json=claim)
+        assert no_token.status_code == 401 and no_token.headers["WWW-Authenticate"] == "Bearer"
+        revoked = httpx.post(f"{base}/api/v1/settlements", json=claim,
+                             headers={"Authorization": "Bearer not-a-token"})
+        assert revoked.status_code == 401 and revoked.headers["WWW-Authenticate"] == "Bearer"
+        analyst = c.post("/api/v1/settlements", json=claim, headers=token(db, "analyst"))
+        assert analyst.status_code == 403
+
+        stored = c.get(f"/api/v1/settlements/{claim['setl_id']}").json()
+        assert stored["outputs"] == first.json()
+
+
+def test_a_writer_process_that_dies_is_started_again(
+        crash_database: tuple[str, Database], tmp_path: Path) -> None:  # noqa: F811
+    url, db = crash_database
+    headers = token(db, "admin")
+    psn_no = uid("W")
+    with server(url, tmp_path) as (proc, base), \
+            httpx.Client(base_url=base, headers=headers, timeout=20) as c:
+        assert c.post("/api/v1/persons", json=person_body(psn_no)).status_code == 201
+        [writer] = writer_processes(proc.pid)
+        os.kill(writer, signal.SIGKILL)
+        statuses = set()
+
+        def settles() -> bool:
+            r = c.post("/api/v1/settlements", json=claim_body(uid("S"), psn_no))
+            statuses.add(r.status_code)
+            return r.status_code == 200
+
+        assert wait_for(settles, 60)
+        assert statuses <= {200, 503}
+        assert writer not in writer_processes(proc.pid)
+
+
+def test_a_server_killed_with_sigkill_leaves_no_writer_behind(
+        crash_database: tuple[str, Database], tmp_path: Path) -> None:  # noqa: F811
+    url, _ = crash_database
+    with server(url, tmp_path) as (proc, _):
+        [writer] = writer_processes(proc.pid)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        assert wait_for(lambda: gone(writer), 10)
