@@ -67,9 +67,10 @@ def test_an_error_in_a_message_skips_its_commit_and_nothing_is_written(
             "SELECT count(*) FROM accumulator_year WHERE psn_no = 'ERR-1'")).scalar() == 0
 
 
-def test_no_statement_of_the_writer_is_prepared(backend: str, database: Database) -> None:
+def test_no_statement_of_the_writer_is_prepared(backend: str, fresh_database: Database
+                                                ) -> None:
     _postgres_only(backend)
-    with UnitOfWork(database, pinned=True) as uow:
+    with UnitOfWork(fresh_database, pinned=True) as uow:
         db = BatchRepository(uow)
         for i in range(8):
             db.read(db.settlements_query({f"PLAN-{i}"}),

@@ -1,5 +1,6 @@
-"""Several server processes (``minsheng serve --workers 2``), each with its own settlement
-writer, settling claims of the same persons at once: the database orders them, so every
+"""Several server processes (``minsheng serve --workers 2``) — handing their settlements to one
+writer process, or each with a writer of its own (``--no-writer-process``) — settling claims of
+the same persons at once: the database orders them, so every
 reply is what the kernel gives for that person's claims in the order they were settled, no
 cap is overrun, the accumulators are the sums of the settlements, a ``setl_id`` sent to
 both processes at once is settled once, and the audit chain verifies.
@@ -30,7 +31,8 @@ CLAIMS_PER_CLIENT = 6
 PERSONS = 3
 
 
-def test_two_server_processes_settle_the_same_persons_as_one_would(backend: str,
+@pytest.mark.parametrize("writer", ["--writer-process", "--no-writer-process"])
+def test_two_server_processes_settle_the_same_persons_as_one_would(backend: str, writer: str,
                                                                    tmp_path: Path) -> None:
     url, remove = new_database_url(backend, tmp_path)
     db = Database(url, pool_size=2)
@@ -43,7 +45,7 @@ def test_two_server_processes_settle_the_same_persons_as_one_would(backend: str,
         replies: dict[str, list[bytes]] = {}
         sent: dict[str, dict[str, Any]] = {}
         lock = threading.Lock()
-        with server(url, tmp_path, "--workers", "2") as (_, base):
+        with server(url, tmp_path, "--workers", "2", writer) as (_, base):
             for psn_no in people:
                 r = httpx.post(f"{base}/api/v1/persons", headers=headers, json=person_body(
                     psn_no, categories=["minimum_allowance"]))
