@@ -13,11 +13,11 @@ at once.
 (:mod:`minsheng.service.writer_process`); elsewhere (tests, ``--no-writer-process``) each
 process has its own. With two threads one batch can be settled while the other's commit is
 flushed to disk (not faster on the 2-core machine measured: docs/performance.md). They are
-ordered by the database exactly as several writer processes are: by the persons' rows, locked in ``psn_no`` order, and by the audit head,
-locked last. A ``setl_id`` taken by another transaction meanwhile, a deadlock the
-database broke or a lost connection rolls the batch back and settles it again (a claim
-taken meanwhile is then answered as a replay or 409). Each thread works on a connection of
-its own (no liveness ping per batch).
+ordered by the database exactly as several writer processes are: by the persons' rows,
+locked in ``psn_no`` order, and by the audit head, locked last. A ``setl_id`` taken by
+another transaction meanwhile, a deadlock the database broke or a lost connection rolls the
+batch back and settles it again (a claim taken meanwhile is then answered as a replay or
+409). Each thread works on a connection of its own (no liveness ping per batch).
 """
 
 from __future__ import annotations
