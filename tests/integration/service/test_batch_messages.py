@@ -29,11 +29,15 @@ def _raw_url(database: Database) -> str:
         "postgresql+psycopg", "postgresql")
 
 
+def _register(database: Database, psn_no: str) -> None:
+    create_person(UnitOfWork(database, write=True), SYSTEM, {
+        "psn_no": psn_no, "insutype": "390", "region": "140100", "categories": []})
+
+
 def test_the_persons_a_batch_reads_stay_locked_until_its_commit(
         backend: str, fresh_database: Database) -> None:
     _postgres_only(backend)
-    create_person(UnitOfWork(fresh_database, write=True), SYSTEM, {
-        "psn_no": "LOCK-1", "insutype": "390", "region": "140100", "categories": []})
+    _register(fresh_database, "LOCK-1")
     with UnitOfWork(fresh_database, pinned=True) as uow:
         db = BatchRepository(uow)
         [persons] = db.read(db.lock_persons_query({"LOCK-1"}))
@@ -53,8 +57,7 @@ def test_the_persons_a_batch_reads_stay_locked_until_its_commit(
 def test_an_error_in_a_message_skips_its_commit_and_nothing_is_written(
         backend: str, fresh_database: Database) -> None:
     _postgres_only(backend)
-    create_person(UnitOfWork(fresh_database, write=True), SYSTEM, {
-        "psn_no": "ERR-1", "insutype": "390", "region": "140100", "categories": []})
+    _register(fresh_database, "ERR-1")
     with UnitOfWork(fresh_database, pinned=True) as uow:
         db = BatchRepository(uow)
         db.read(db.lock_persons_query({"ERR-1"}))

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -57,16 +59,24 @@ def wait_for(condition: Callable[[], bool], seconds: float = 20) -> bool:
     return False
 
 
+@contextmanager
+def serving_a_person(url: str, db: Database, folder: Path
+                     ) -> Iterator[tuple[subprocess.Popen[bytes], httpx.Client, str]]:
+    """The real server, an admin's client of it and a registered 低保 person."""
+    psn_no = uid("W")
+    with server(url, folder) as (proc, base), \
+            httpx.Client(base_url=base, headers=token(db, "admin"), timeout=20) as c:
+        assert c.post("/api/v1/persons", json=person_body(
+            psn_no, categories=["minimum_allowance"])).status_code == 201
+        yield proc, c, psn_no
+
+
 def test_the_writer_process_answers_as_the_service_does(
         crash_database: tuple[str, Database], tmp_path: Path) -> None:  # noqa: F811
     url, db = crash_database
-    headers = token(db, "admin")
-    psn_no = uid("W")
-    with server(url, tmp_path) as (proc, base), \
-            httpx.Client(base_url=base, headers=headers, timeout=20) as c:
+    with serving_a_person(url, db, tmp_path) as (proc, c, psn_no):
+        base = str(c.base_url).rstrip("/")
         assert len(writer_processes(proc.pid)) == 1
-        assert c.post("/api/v1/persons", json=person_body(
-            psn_no, categories=["minimum_allowance"])).status_code == 201
         claim = claim_body(uid("S"), psn_no, total="30000.00")
 
         first = c.post("/api/v1/settlements", json=claim)
@@ -98,11 +108,7 @@ def test_the_writer_process_answers_as_the_service_does(
 def test_a_writer_process_that_dies_is_started_again(
         crash_database: tuple[str, Database], tmp_path: Path) -> None:  # noqa: F811
     url, db = crash_database
-    headers = token(db, "admin")
-    psn_no = uid("W")
-    with server(url, tmp_path) as (proc, base), \
-            httpx.Client(base_url=base, headers=headers, timeout=20) as c:
-        assert c.post("/api/v1/persons", json=person_body(psn_no)).status_code == 201
+    with serving_a_person(url, db, tmp_path) as (proc, c, psn_no):
         [writer] = writer_processes(proc.pid)
         os.kill(writer, signal.SIGKILL)
         statuses = set()
