@@ -42,6 +42,7 @@ from pathlib import Path
 import orjson
 
 from minsheng.core.errors import InputError, MinshengError
+from minsheng.core.json_body import load_json
 from minsheng.service.settlement_batch import SettleReply, SettleRequest
 
 SOCKET_ENV = "MINSHENG_WRITER_SOCKET"
@@ -111,10 +112,9 @@ def request_of(payload: bytes, channel: Channel) -> SettleRequest:
     tag, secret = REQUEST.unpack_from(payload)
     secret_hash = secret.decode("ascii")
     try:
-        raw = orjson.loads(payload[REQUEST.size:])
-    except orjson.JSONDecodeError:
-        request = SettleRequest(None, None, "", None, secret_hash, error=InputError(
-            "body", "请求体不是有效的 JSON", "body is not valid JSON"))
+        raw = load_json(payload[REQUEST.size:])
+    except InputError as error:
+        request = SettleRequest(None, None, "", None, secret_hash, error=error)
     else:
         request = parse_request(raw, secret_hash=secret_hash, defer_errors=True)
     request.channel, request.tag = channel, tag

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from minsheng.api.responses import JSON
 from minsheng.core.calculation import get_calculation, registry, run
 from minsheng.core.errors import InputError
+from minsheng.core.json_body import load_json
 
 router = APIRouter(prefix="/api/v1/calculations", tags=["calculations 计算"])
 
@@ -64,10 +64,7 @@ async def fast_run_calculation(request: Request, name: str | None = None) -> JSO
 
 
 def _json_object(raw: bytes) -> dict[str, Any]:
-    try:
-        body = orjson.loads(raw) if raw.strip() else {}
-    except orjson.JSONDecodeError:
-        raise InputError("body", "请求体不是有效的 JSON", "body is not valid JSON") from None
+    body = load_json(raw) if raw.strip() else {}
     if not isinstance(body, dict):
         raise InputError("body", "请求体应为 JSON 对象", "body must be a JSON object")
     return body

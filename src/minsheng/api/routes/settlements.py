@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Body, Depends, Header, Request
 from fastapi.responses import HTMLResponse, Response
 
 from minsheng.api.deps import database, principal, uow_factory
 from minsheng.api.responses import JSON
 from minsheng.api.writer_client import remote_writer
-from minsheng.core.errors import InputError
+from minsheng.core.json_body import load_json
 from minsheng.service import settlements
 from minsheng.service.auth import Principal, bearer_secret, hash_secret
 from minsheng.service.settlement_batch import SettleReply
@@ -86,10 +85,7 @@ async def fast_settle(request: Request) -> Response:
     the reply comes once the batch has committed. Under ``minsheng serve`` the writer runs in
     a process of its own (:mod:`minsheng.api.writer_client`): the body goes there as sent."""
     body = await request.body()
-    try:
-        raw = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise InputError("body", "请求体不是有效的 JSON", "body is not valid JSON") from None
+    raw = load_json(body)
     secret = bearer_secret(request.headers.get("authorization"))  # 401 without a bearer token
     remote = remote_writer()
     if remote is not None:  # minsheng serve: the writer has a process of its own
