@@ -17,7 +17,11 @@ class JSON(Response):
         return orjson.dumps(content)
 
 
+def error_headers(status: int) -> dict[str, str]:
+    """What an error response carries besides its body: 401 says which scheme to use."""
+    return {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+
+
 def error_response(exc: MinshengError) -> JSON:
-    """An error of minsheng's, as every face answers it (401 says which scheme to use)."""
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-    return JSON(exc.to_dict(), status_code=exc.status, headers=headers)
+    """An error of minsheng's, as every face answers it."""
+    return JSON(exc.to_dict(), status_code=exc.status, headers=error_headers(exc.status))

@@ -9,12 +9,11 @@ from fastapi import APIRouter, Body, Depends, Header, Request
 from fastapi.responses import HTMLResponse, Response
 
 from minsheng.api.deps import database, principal, uow_factory
-from minsheng.api.responses import JSON
+from minsheng.api.responses import JSON, error_headers
 from minsheng.api.writer_client import remote_writer
 from minsheng.core.json_body import load_json
 from minsheng.service import settlements
 from minsheng.service.auth import Principal, bearer_secret, hash_secret
-from minsheng.service.settlement_batch import SettleReply
 from minsheng.service.unit_of_work import UnitOfWorkFactory
 from minsheng.service.writer import writer_for
 
@@ -72,9 +71,10 @@ async def settle(request: Request, authorization: str | None = Header(
     return await fast_settle(request)
 
 
-def _reply(reply: SettleReply) -> Response:
-    headers = {"Idempotent-Replay": "true"} if reply.replayed else {}
-    return Response(reply.body, media_type="application/json", headers=headers)
+def _reply(body: bytes, replayed: bool, status: int = 200) -> Response:
+    """A settlement's reply as sent: a replay says so; an error carries its headers."""
+    headers = {"Idempotent-Replay": "true"} if replayed else error_headers(status)
+    return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 
 async def fast_settle(request: Request) -> Response:
@@ -90,15 +90,12 @@ async def fast_settle(request: Request) -> Response:
     remote = remote_writer()
     if remote is not None:  # minsheng serve: the writer has a process of its own
         status, replayed, reply = await remote.settle(hash_secret(secret), body)
-        headers = {"Idempotent-Replay": "true"} if replayed else {}
-        if status == 401:
-            headers["WWW-Authenticate"] = "Bearer"
-        return Response(reply, status_code=status, media_type="application/json",
-                        headers=headers)
+        return _reply(reply, replayed, status)
     job = settlements.parse_request(raw, secret_hash=hash_secret(secret), defer_errors=True)
     job.waiter = asyncio.get_running_loop().create_future()
     writer_for(database(request)).submit(job)
-    return _reply(await job.waiter)
+    settled = await job.waiter
+    return _reply(settled.body, settled.replayed)
 
 
 @router.get("/{setl_id}", summary="结算记录（含撤销信息）")
