@@ -86,16 +86,18 @@ class RemoteWriter:
                     future.set_exception(WriterUnavailable())
 
 
-_remotes: dict[tuple[int, asyncio.AbstractEventLoop], RemoteWriter] = {}
+_remotes: dict[asyncio.AbstractEventLoop, RemoteWriter] = {}
+"""One line per event loop: a stream belongs to the loop it was opened on (a server process
+has one loop for its life)."""
 
 
 def remote_writer() -> RemoteWriter | None:
-    """This process's line to the writer process on the running loop, if the server has one."""
+    """The line to the writer process on the running loop, if the server has one."""
     path = os.environ.get(SOCKET_ENV)
     if not path:
         return None
-    key = (os.getpid(), asyncio.get_running_loop())
-    remote = _remotes.get(key)
+    loop = asyncio.get_running_loop()
+    remote = _remotes.get(loop)
     if remote is None:
-        remote = _remotes[key] = RemoteWriter(path)
+        remote = _remotes[loop] = RemoteWriter(path)
     return remote

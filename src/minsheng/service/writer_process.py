@@ -176,10 +176,9 @@ class WriterProcess:
     """Starts the writer process for ``minsheng serve``, starts it again should it die, and
     stops it with the server. Its socket is :attr:`path` (also set as :data:`SOCKET_ENV`)."""
 
-    def __init__(self, env: dict[str, str] | None = None) -> None:
+    def __init__(self) -> None:
         self._folder = tempfile.mkdtemp(prefix="minsheng-writer-")
         self.path = str(Path(self._folder) / "writer.sock")
-        self._env = {**os.environ, **(env or {})}
         self._proc: subprocess.Popen[bytes] | None = None
         self._stopping = threading.Event()
         self._watch: threading.Thread | None = None
@@ -193,7 +192,7 @@ class WriterProcess:
     def _launch(self, timeout: float) -> None:
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "minsheng.service.writer_process", "--socket", self.path,
-             "--parent", str(os.getpid())], env=self._env)
+             "--parent", str(os.getpid())])
         deadline = time.monotonic() + timeout
         while True:
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
