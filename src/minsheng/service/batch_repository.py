@@ -3,9 +3,10 @@
 The settlement writer runs these for every batch, so they go straight to the driver (psycopg
 or sqlite3) on the unit of work's own connection and transaction — no ORM objects, no
 statement compilation — with one statement text whatever the batch's size (``= ANY(array)``
-on PostgreSQL, ``IN (SELECT value FROM json_each(?))`` on SQLite), so that the server plans
-each once. Values are written exactly as the ORM writes them (SQLite date-times with
-microseconds), so the rest of the service reads these rows like any other.
+on PostgreSQL, ``IN (SELECT value FROM json_each(?))`` on SQLite). On PostgreSQL a batch's
+reads go as one message and its writes with the ``COMMIT`` as another
+(:mod:`minsheng.service.pg_messages`); nothing is prepared. Values are written exactly as
+the ORM writes them (SQLite date-times with microseconds), so the rest of the service reads these rows like any other.
 
 Locks (PostgreSQL): the persons of a batch are locked ``FOR UPDATE`` in ``psn_no`` order, so
 that writers locking several persons never wait on each other in a cycle; the audit head is
@@ -114,9 +115,9 @@ class BatchRepository:
     def _insert(self, table: str, columns: Sequence[str], values: Sequence[Sequence[Any]]
                 ) -> None:
         """Rows into ``table`` with one statement whatever their number, given as one list of
-        values per column: on PostgreSQL an ``INSERT … SELECT FROM unnest(arrays)`` (one
-        prepared statement, one array literal per column) queued to go with the batch's next
-        statements (:meth:`_flush`); on SQLite one prepared statement for all."""
+        values per column: on PostgreSQL an ``INSERT … SELECT FROM unnest(arrays)`` (one array
+        literal per column) queued to go with the batch's next statements (:meth:`_flush`); on
+        SQLite one prepared statement for all."""
         names = ", ".join(columns)
         if self.pg:
             kinds = _KINDS[table]

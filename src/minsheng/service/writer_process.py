@@ -1,8 +1,10 @@
 """The settlement writer in a process of its own, fed by the HTTP processes over a local socket.
 
 In one process the HTTP event loop and the settlement writer share one interpreter lock: at a
-thousand settlements a second the writer spent about half of each batch waiting for the lock
-(docs/performance.md). ``minsheng serve`` therefore starts one writer process
+thousand settlements a second the writer was busy all the time, and spent about half of each
+batch not on its own CPU but waiting, for the database and for that lock
+(docs/performance.md, sitting 4; with a process of its own throughput was higher in 3 of 4
+measured pairs, the p99 no lower). ``minsheng serve`` therefore starts one writer process
 (:class:`WriterProcess`) and its HTTP processes (one or ``--workers N``) hand each
 ``POST /api/v1/settlements`` to it (:mod:`minsheng.api.writer_client`): the body as sent and
 the hash of its bearer token. The writer process parses the claim, checks the token and the
