@@ -21,7 +21,8 @@ is 32 / rate) and open at ``--rates`` (default 1,000 claims a second over the sa
 connections, as hospitals' billing systems send them: the latency at that load).
 
 Usage: ``python bench/service.py [--requests N] [--backends postgres,sqlite] [--workers W]
-[--client auto|wrk|python] [--seconds S] [--no-writer-process]``.
+[--client auto|wrk|python] [--seconds S] [--no-writer-process] [--writers N]``
+(``--writers``: the server's writer processes, each settling its share of the persons).
 """
 
 from __future__ import annotations
@@ -180,7 +181,8 @@ def fresh_database(backend: str, folder: Path) -> tuple[str, Any]:
 
 
 def bench_backend(backend: str, requests: int, workers: int, client: str, seconds: int,
-                  rates: list[int], persons: int, writer_process: bool = True) -> None:
+                  rates: list[int], persons: int, writer_process: bool = True,
+                  writers: int = 1) -> None:
     from minsheng.service.auth import SYSTEM, create_token
     from minsheng.service.db import Database
     from minsheng.service.persons import create_person
@@ -202,7 +204,7 @@ def bench_backend(backend: str, requests: int, workers: int, client: str, second
             db.dispose()
             headers = {"Authorization": f"Bearer {secret}"}
             writer = "--writer-process" if writer_process else "--no-writer-process"
-            with running_server("--workers", str(workers), writer,
+            with running_server("--workers", str(workers), writer, "--writers", str(writers),
                                 env={"MINSHENG_DATABASE_URL": url}) as base:
                 endpoint = f"{base}/api/v1/settlements"
                 load(endpoint, claims(endpoint, headers, people, 50), 4)  # warm up
@@ -228,7 +230,8 @@ def bench_backend(backend: str, requests: int, workers: int, client: str, second
                     server_cpu = _cpu_seconds(server) - before[0]
                     pg_cpu = _cpu_seconds(postgres) - before[1]
                     emit(bench="service_settle", backend=backend, workers=workers,
-                         writer_process=writer_process, persons=persons, **result,
+                         writer_process=writer_process,
+                         writers=writers if writer_process else 0, persons=persons, **result,
                          server_cpu_ms=round(server_cpu / n * 1e3, 3),
                          pg_cpu_ms=round(pg_cpu / n * 1e3, 3))
         finally:
@@ -251,6 +254,9 @@ def main() -> None:
                              "batch often share a person; a province's thousands seldom do)")
     parser.add_argument("--no-writer-process", action="store_true",
                         help="settle in each HTTP process (minsheng serve --no-writer-process)")
+    parser.add_argument("--writers", type=int, default=1,
+                        help="writer processes, each settling its share of the persons "
+                             "(minsheng serve --writers)")
     args = parser.parse_args()
     client = args.client if args.client != "auto" else ("wrk" if _wrk.available() else "python")
     rates = [int(r) for r in args.rates.split(",") if r.strip()]
@@ -260,7 +266,7 @@ def main() -> None:
         parser.error(f"--backends: unknown {', '.join(unknown)} (known: {', '.join(BACKENDS)})")
     for backend in backends:
         bench_backend(backend, args.requests, args.workers, client, args.seconds, rates,
-                      args.persons, not args.no_writer_process)
+                      args.persons, not args.no_writer_process, args.writers)
 
 
 if __name__ == "__main__":

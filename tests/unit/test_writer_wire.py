@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import zlib
+from collections import Counter
+
 import orjson
 
 from minsheng.api.responses import error_response
@@ -16,6 +20,8 @@ from minsheng.service.writer_process import (
     encode_request,
     reply_parts,
     request_of,
+    shard_of,
+    socket_paths,
     split_frames,
 )
 
@@ -59,3 +65,24 @@ def test_a_body_that_is_not_json_is_refused_naming_the_body_after_the_token_chec
     request = request_of(encode_request(3, hash_secret("s"), b"{not json")[4:], Channel(None))  # type: ignore[arg-type]
     assert request.tag == 3 and request.secret_hash == hash_secret("s")
     assert isinstance(request.error, InputError) and request.error.field == "body"
+
+
+def test_a_person_is_always_settled_by_the_same_writer_and_persons_spread_over_all() -> None:
+    people = [f"P{i:08d}" for i in range(1000)]
+    shards = [shard_of(p, 3) for p in people]
+    assert shards == [shard_of(p, 3) for p in people]  # no per-process salt
+    assert shard_of("P00000042", 3) == zlib.crc32(b"P00000042") % 3
+    counts = Counter(shards)
+    assert set(counts) == {0, 1, 2} and min(counts.values()) > 250
+    assert {shard_of(p, 1) for p in people} == {0}
+
+
+def test_a_body_without_a_text_psn_no_goes_to_the_first_writer_to_be_refused_there() -> None:
+    assert shard_of(None, 4) == shard_of(12345, 4) == 0
+    assert 0 <= shard_of("参保人\udcff", 4) < 4  # text that is no valid UTF-8 still has a writer
+
+
+def test_the_writer_sockets_travel_in_one_variable() -> None:
+    paths = ["/tmp/a/writer.sock", "/tmp/b/writer.sock"]
+    assert socket_paths(os.pathsep.join(paths)) == paths
+    assert socket_paths("/tmp/a/writer.sock") == ["/tmp/a/writer.sock"]

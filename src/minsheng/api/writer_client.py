@@ -1,8 +1,9 @@
 """An HTTP process's line to the settlement writer process (:mod:`minsheng.service.writer_process`).
 
 ``minsheng serve`` sets :data:`~minsheng.service.writer_process.SOCKET_ENV`; each HTTP process
-then keeps one connection to the writer process per event loop, sends each settlement's body
-and token hash on it and awaits the reply by tag. Should the writer process go away, the
+then keeps one connection to each writer process per event loop, sends each settlement's body
+and token hash to the writer of its person (:func:`~minsheng.service.writer_process.shard_of`)
+and awaits the reply by tag. Should the writer process go away, the
 requests waiting on it are answered 503 (nothing of them is acknowledged; a retry with the
 same ``setl_id`` gets the settlement if it was committed) and the next request connects anew.
 """
@@ -19,6 +20,8 @@ from minsheng.service.writer_process import (
     REPLY,
     SOCKET_ENV,
     encode_request,
+    shard_of,
+    socket_paths,
 )
 
 Reply = tuple[int, bool, bytes]
@@ -86,18 +89,19 @@ class RemoteWriter:
                     future.set_exception(WriterUnavailable())
 
 
-_remotes: dict[asyncio.AbstractEventLoop, RemoteWriter] = {}
-"""One line per event loop: a stream belongs to the loop it was opened on (a server process
-has one loop for its life)."""
+_remotes: dict[asyncio.AbstractEventLoop, list[RemoteWriter]] = {}
+"""The lines of each event loop, one per writer process: a stream belongs to the loop it was
+opened on (a server process has one loop for its life)."""
 
 
-def remote_writer() -> RemoteWriter | None:
-    """The line to the writer process on the running loop, if the server has one."""
-    path = os.environ.get(SOCKET_ENV)
-    if not path:
+def remote_writer(psn_no: object = None) -> RemoteWriter | None:
+    """The line, on the running loop, to the writer process that settles the claims of
+    ``psn_no`` — if the server has writer processes."""
+    paths = os.environ.get(SOCKET_ENV)
+    if not paths:
         return None
     loop = asyncio.get_running_loop()
-    remote = _remotes.get(loop)
-    if remote is None:
-        remote = _remotes[loop] = RemoteWriter(path)
-    return remote
+    remotes = _remotes.get(loop)
+    if remotes is None:
+        remotes = _remotes[loop] = [RemoteWriter(path) for path in socket_paths(paths)]
+    return remotes[shard_of(psn_no, len(remotes))]

@@ -48,7 +48,7 @@ class Database:
 
     def __init__(self, url: str | None = None, *, pool_size: int = 20) -> None:
         self.url = _normalise(url or database_url())
-        self.is_sqlite = self.url.startswith("sqlite")
+        self.is_sqlite = self.is_sqlite_url(self.url)
         kwargs: dict[str, Any] = {}
         if self.is_sqlite:
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 60}
@@ -70,6 +70,10 @@ class Database:
         self._pinned: sessionmaker[Session] | None = None
         self._pinned_engine: Engine | None = None
         self._pinned_lock = threading.Lock()
+
+    @staticmethod
+    def is_sqlite_url(url: str) -> bool:
+        return url.startswith("sqlite")
 
     @property
     def dialect(self) -> str:

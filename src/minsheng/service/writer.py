@@ -9,7 +9,8 @@ request only after that transaction has committed, so an acknowledged settlement
 and sealed in the audit chain. There is no waiting to fill a batch: a lone claim is settled
 at once.
 
-``minsheng serve`` runs this writer in a process of its own, fed by all its HTTP processes
+``minsheng serve`` runs this writer in processes of its own (two on PostgreSQL, each settling
+its share of the persons), fed by all its HTTP processes
 (:mod:`minsheng.service.writer_process`); elsewhere (tests, ``--no-writer-process``) each
 process has its own. With two threads one batch can be settled while the other's commit is
 flushed to disk (not faster on the 2-core machine measured: docs/performance.md). They are

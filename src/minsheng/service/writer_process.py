@@ -20,6 +20,14 @@ the body; a reply is the tag, the status (2 bytes), a replay flag (1 byte) and t
 The writer process dies with the process that started it (``PR_SET_PDEATHSIG``), so a server
 killed with ``kill -9`` leaves no writer behind; a transaction it had not committed is rolled
 back by the database, and its claims were never acknowledged.
+
+``minsheng serve --writers N`` starts N writer processes, each settling the claims of its own
+share of the persons (:func:`shard_of` their ``psn_no``): one writer's Python runs on one core
+at most, N of them on N. Claims of one person all go to one writer, so writers never wait
+for each other's person locks; the database still orders them where they meet — the audit
+head, taken last in each transaction, and a ``setl_id`` sent for two different persons at
+once (the unique key: the later batch is rolled back and settled again, its claim answered
+409). :data:`SOCKET_ENV` then holds the N sockets' paths, separated by ``os.pathsep``.
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ import sys
 import tempfile
 import threading
 import time
+import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -48,7 +57,8 @@ from minsheng.core.json_body import load_json
 from minsheng.service.settlement_batch import SettleReply, SettleRequest
 
 SOCKET_ENV = "MINSHENG_WRITER_SOCKET"
-"""Set by ``minsheng serve`` for its HTTP processes: the writer process's socket."""
+"""Set by ``minsheng serve`` for its HTTP processes: the writer processes' sockets (one path,
+or several separated by ``os.pathsep``)."""
 FRAME = struct.Struct(">I")
 REQUEST = struct.Struct(">Q64s")
 REPLY = struct.Struct(">QH?")
@@ -58,6 +68,20 @@ log = logging.getLogger("minsheng.service.writer_process")
 
 
 # -- the wire ---------------------------------------------------------------------------------
+def shard_of(psn_no: object, writers: int) -> int:
+    """Which of ``writers`` writer processes settles the claims of ``psn_no``: the same in
+    every HTTP process and every run (CRC-32 of its UTF-8 text, not Python's salted
+    ``hash``). A body without a text ``psn_no`` goes to the first: it is refused there."""
+    if writers <= 1 or not isinstance(psn_no, str):
+        return 0
+    return zlib.crc32(psn_no.encode("utf-8", "surrogatepass")) % writers
+
+
+def socket_paths(value: str) -> list[str]:
+    """The writer sockets named in :data:`SOCKET_ENV`."""
+    return [path for path in value.split(os.pathsep) if path]
+
+
 def encode_request(tag: int, secret_hash: str, body: bytes) -> bytes:
     payload = REQUEST.pack(tag, secret_hash.encode("ascii")) + body
     return FRAME.pack(len(payload)) + payload

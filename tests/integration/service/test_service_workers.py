@@ -1,6 +1,7 @@
 """Several server processes (``minsheng serve --workers 2``) — handing their settlements to one
-writer process, or each with a writer of its own (``--no-writer-process``) — settling claims of
-the same persons at once: the database orders them, so every
+writer process, to two that share the persons (``--writers 2``), or each with a writer of its
+own (``--no-writer-process``) — settling claims of the same persons at once: the database
+orders them, so every
 reply is what the kernel gives for that person's claims in the order they were settled, no
 cap is overrun, the accumulators are the sums of the settlements, a ``setl_id`` sent to
 both processes at once is settled once, and the audit chain verifies.
@@ -31,7 +32,7 @@ CLAIMS_PER_CLIENT = 6
 PERSONS = 3
 
 
-@pytest.mark.parametrize("writer", ["--writer-process", "--no-writer-process"])
+@pytest.mark.parametrize("writer", ["--writer-process", "--writers=2", "--no-writer-process"])
 def test_two_server_processes_settle_the_same_persons_as_one_would(backend: str, writer: str,
                                                                    tmp_path: Path) -> None:
     url, remove = new_database_url(backend, tmp_path)

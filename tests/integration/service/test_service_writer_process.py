@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,7 +21,11 @@ import pytest
 from service_helpers import claim_body, person_body, token, uid
 from test_service_crash import crash_database, server  # noqa: F401 (a fixture)
 
+from minsheng.core.money import parse_fen
+from minsheng.service.audit_trail import verify_chain
 from minsheng.service.db import Database
+from minsheng.service.unit_of_work import UnitOfWork
+from minsheng.service.writer_process import shard_of
 
 pytestmark = pytest.mark.slow
 
@@ -76,7 +81,7 @@ def test_the_writer_process_answers_as_the_service_does(
     url, db = crash_database
     with serving_a_person(url, db, tmp_path) as (proc, c, psn_no):
         base = str(c.base_url).rstrip("/")
-        assert len(writer_processes(proc.pid)) == 1
+        assert len(writer_processes(proc.pid)) == (1 if url.startswith("sqlite") else 2)
         claim = claim_body(uid("S"), psn_no, total="30000.00")
 
         first = c.post("/api/v1/settlements", json=claim)
@@ -109,8 +114,9 @@ def test_a_writer_process_that_dies_is_started_again(
         crash_database: tuple[str, Database], tmp_path: Path) -> None:  # noqa: F811
     url, db = crash_database
     with serving_a_person(url, db, tmp_path) as (proc, c, psn_no):
-        [writer] = writer_processes(proc.pid)
-        os.kill(writer, signal.SIGKILL)
+        writers = writer_processes(proc.pid)
+        for writer in writers:
+            os.kill(writer, signal.SIGKILL)
         statuses = set()
 
         def settles() -> bool:
@@ -120,14 +126,60 @@ def test_a_writer_process_that_dies_is_started_again(
 
         assert wait_for(settles, 60)
         assert statuses <= {200, 503}
-        assert writer not in writer_processes(proc.pid)
+        assert wait_for(lambda: len(writer_processes(proc.pid)) == len(writers))  # replaced
+        assert not set(writers) & set(writer_processes(proc.pid))
 
 
 def test_a_server_killed_with_sigkill_leaves_no_writer_behind(
         crash_database: tuple[str, Database], tmp_path: Path) -> None:  # noqa: F811
     url, _ = crash_database
-    with server(url, tmp_path) as (proc, _):
-        [writer] = writer_processes(proc.pid)
+    with server(url, tmp_path, "--writers", "2") as (proc, _):
+        writers = writer_processes(proc.pid)
+        assert len(writers) == 2
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
-        assert wait_for(lambda: gone(writer), 10)
+        assert wait_for(lambda: all(gone(w) for w in writers), 10)
+
+
+def test_two_writers_share_the_persons_and_a_setl_id_sent_for_two_of_them_at_once_is_settled_once(
+        crash_database: tuple[str, Database], tmp_path: Path) -> None:  # noqa: F811
+    url, db = crash_database
+    headers = token(db, "admin")
+    first = uid("W")
+    second = next(p for p in (uid("W") for _ in range(100)) if shard_of(p, 2) != shard_of(first, 2))
+    pairs = [uid("S") for _ in range(8)]
+    with server(url, tmp_path, "--writers", "2") as (proc, base):
+        assert len(writer_processes(proc.pid)) == 2
+        with httpx.Client(base_url=base, headers=headers, timeout=30) as c:
+            for psn_no in (first, second):
+                assert c.post("/api/v1/persons", json=person_body(
+                    psn_no, categories=["minimum_allowance"])).status_code == 201
+        replies: dict[tuple[str, str], httpx.Response] = {}
+
+        def send(psn_no: str, start: threading.Barrier) -> None:
+            with httpx.Client(base_url=base, headers=headers, timeout=30) as c:
+                for setl_id in pairs:
+                    start.wait()  # both persons' claims of this setl_id leave together
+                    replies[setl_id, psn_no] = c.post("/api/v1/settlements", json=claim_body(
+                        setl_id, psn_no, total="30000.00"))
+
+        start = threading.Barrier(2)
+        threads = [threading.Thread(target=send, args=(p, start)) for p in (first, second)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        settled = {first: [], second: []}  # type: dict[str, list[dict[str, str]]]
+        for setl_id in pairs:
+            a, b = replies[setl_id, first], replies[setl_id, second]
+            assert sorted((a.status_code, b.status_code)) == [200, 409], (a.text, b.text)
+            won, lost = (a, b) if a.status_code == 200 else (b, a)
+            assert lost.json()["setl_id"] == setl_id
+            settled[won.json()["psn_no"]].append(won.json())
+    with UnitOfWork(db) as uow:
+        created = [e.entity_id for e in uow.audit.entries() if e.action == "settlement.created"]
+        assert sorted(created) == sorted(pairs)  # each setl_id settled once
+        for psn_no, bodies in settled.items():
+            stored = uow.accumulators.get(psn_no, 2023)
+            assert stored.get("maf_pay", 0) == sum(parse_fen(b["maf_pay"]) for b in bodies)
+    assert verify_chain(UnitOfWork(db)).ok
