@@ -9,13 +9,14 @@ def register(app: typer.Typer) -> None:
     app.command("serve", help="启动服务（HTTP API 与页面）。")(serve)
 
 
-def default_writers() -> int:
-    """Writer processes when ``--writers`` is not given: 2 on PostgreSQL (measured on 2 cores:
-    higher throughput and a lower p99 than 1, docs/performance.md, sitting 5); 1 on SQLite,
-    where writers queue for the one database file anyway."""
+def default_writers(url: str | None = None) -> int:
+    """Writer processes when ``--writers`` is not given, for the database of ``url`` (default:
+    ``MINSHENG_DATABASE_URL``): 2 on PostgreSQL (measured on 2 cores: higher throughput and a
+    lower p99 than 1, docs/performance.md, sitting 5); 1 on SQLite, where writers queue for
+    the one database file anyway."""
     from minsheng.service.db import Database, database_url
 
-    return 1 if Database.is_sqlite_url(database_url()) else 2
+    return 1 if Database.is_sqlite_url(url or database_url()) else 2
 
 
 def serve(

@@ -42,11 +42,13 @@ def free_port() -> int:
 @contextmanager
 def server(url: str, cwd: Path, *extra: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "minsheng", "serve", "--host", "127.0.0.1", "--port", str(port),
-         *extra],
-        env={**os.environ, "MINSHENG_DATABASE_URL": url}, cwd=cwd,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = cwd / f"server-{port}.log"  # a file, not a pipe nobody reads (which would fill and stop it)
+    with log.open("wb") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "minsheng", "serve", "--host", "127.0.0.1", "--port", str(port),
+             *extra],
+            env={**os.environ, "MINSHENG_DATABASE_URL": url}, cwd=cwd,
+            stdout=subprocess.DEVNULL, stderr=stderr)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -57,7 +59,7 @@ def server(url: str, cwd: Path, *extra: str) -> Iterator[tuple[subprocess.Popen[
             except httpx.TransportError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start: {proc.stderr.read() if proc.stderr else ''}")
+                raise RuntimeError(f"server did not start: {log.read_text(errors='replace')}")
             time.sleep(0.1)
         yield proc, base
     finally:
