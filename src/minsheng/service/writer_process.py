@@ -4,14 +4,14 @@ In one process the HTTP event loop and the settlement writer share one interpret
 thousand settlements a second the writer was busy all the time, and spent about half of each
 batch not on its own CPU but waiting, for the database and for that lock
 (docs/performance.md, sitting 4; with a process of its own throughput was higher in 3 of 4
-measured pairs, the p99 no lower). ``minsheng serve`` therefore starts one writer process
-(:class:`WriterProcess`) and its HTTP processes (one or ``--workers N``) hand each
-``POST /api/v1/settlements`` to it (:mod:`minsheng.api.writer_client`): the body as sent and
-the hash of its bearer token. The writer process parses the claim, checks the token and the
-role in the batch, settles and commits exactly as the writer does in process
-(:mod:`minsheng.service.writer`), and sends back each reply — its HTTP status, whether it is a
-replay, and the JSON body — once the batch has committed. Claims from all HTTP processes join
-the same batches.
+measured pairs, the p99 no lower). ``minsheng serve`` therefore starts writer processes
+(:class:`WriterProcess`; two on PostgreSQL, see below), and its HTTP processes (one or
+``--workers N``) hand each ``POST /api/v1/settlements`` to one of them
+(:mod:`minsheng.api.writer_client`): the body as sent and the hash of its bearer token.
+The writer process parses the claim, checks the token and the role in the batch, settles and
+commits exactly as the writer does in process (:mod:`minsheng.service.writer`), and sends
+back each reply — its HTTP status, whether it is a replay, and the JSON body — once the batch
+has committed. Claims from all HTTP processes join the same batches.
 
 The wire: each message is a 4-byte big-endian length and a payload. A request is its tag (8
 bytes, the HTTP process's own number for it), the token's hash (64 hexadecimal characters) and
