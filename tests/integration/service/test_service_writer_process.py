@@ -169,7 +169,7 @@ def test_two_writers_share_the_persons_and_a_setl_id_sent_for_two_of_them_at_onc
             t.start()
         for t in threads:
             t.join()
-        settled = {first: [], second: []}  # type: dict[str, list[dict[str, str]]]
+        settled: dict[str, list[dict[str, str]]] = {first: [], second: []}
         for setl_id in pairs:
             a, b = replies[setl_id, first], replies[setl_id, second]
             assert sorted((a.status_code, b.status_code)) == [200, 409], (a.text, b.text)
