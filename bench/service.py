@@ -20,6 +20,11 @@ as soon as it has the reply: the server's capacity, where by Little's law the me
 is 32 / rate) and open at ``--rates`` (default 1,000 claims a second over the same 32
 connections, as hospitals' billing systems send them: the latency at that load).
 
+On PostgreSQL each measurement starts right after a ``CHECKPOINT`` (when the role may run
+one), so that no timed checkpoint — whose writes stalled every commit of this VM for 40 to
+500 ms — falls inside it; ``checkpoints`` says how many the server began during the
+measurement all the same.
+
 Usage: ``python bench/service.py [--requests N] [--backends postgres,sqlite] [--workers W]
 [--client auto|wrk|python] [--seconds S] [--no-writer-process] [--writers N]``
 (``--writers``: the server's writer processes, each settling its share of the persons).
@@ -28,6 +33,7 @@ Usage: ``python bench/service.py [--requests N] [--backends postgres,sqlite] [--
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
@@ -180,6 +186,33 @@ def fresh_database(backend: str, folder: Path) -> tuple[str, Any]:
     return f"{PG_URL}?options=-csearch_path%3D{schema}", drop
 
 
+def _checkpoints() -> int:
+    """Checkpoints the PostgreSQL server has begun since its statistics were reset."""
+    import psycopg
+
+    with psycopg.connect(PG_URL.replace("postgresql+psycopg", "postgresql")) as conn:
+        for view in ("pg_stat_checkpointer", "pg_stat_bgwriter"):  # PostgreSQL 17+, before
+            try:
+                column = "num_timed + num_requested" if view == "pg_stat_checkpointer" else (
+                    "checkpoints_timed + checkpoints_req")
+                row = conn.execute(f"SELECT {column} FROM {view}").fetchone()
+                return int(row[0]) if row else 0
+            except psycopg.Error:
+                conn.rollback()
+    return 0
+
+
+def _checkpoint() -> int:
+    """A ``CHECKPOINT`` now (if this role may: superuser or ``pg_checkpoint``), so that the
+    server's next timed one is ``checkpoint_timeout`` away; the checkpoints begun so far."""
+    import psycopg
+
+    with contextlib.suppress(psycopg.Error), psycopg.connect(
+            PG_URL.replace("postgresql+psycopg", "postgresql"), autocommit=True) as conn:
+        conn.execute("CHECKPOINT")
+    return _checkpoints()
+
+
 def bench_backend(backend: str, requests: int, workers: int, client: str, seconds: int,
                   rates: list[int], persons: int, writer_process: bool = True,
                   writers: int | None = None) -> None:
@@ -216,6 +249,7 @@ def bench_backend(backend: str, requests: int, workers: int, client: str, second
                     runs += [(32, rate) for rate in rates]
                 for concurrency, rate in runs:
                     postgres = _processes(named="postgres") if backend == "postgres" else []
+                    checkpoints = _checkpoint() if backend == "postgres" else None
                     if client == "wrk":
                         before = _cpu_seconds(server), _cpu_seconds(postgres)
                         result = _wrk.run_script(endpoint, wrk_script(headers, people, rate),
@@ -231,6 +265,8 @@ def bench_backend(backend: str, requests: int, workers: int, client: str, second
                     n = max(1, result["requests"])
                     server_cpu = _cpu_seconds(server) - before[0]
                     pg_cpu = _cpu_seconds(postgres) - before[1]
+                    if checkpoints is not None:
+                        result["checkpoints"] = _checkpoints() - checkpoints
                     emit(bench="service_settle", backend=backend, workers=workers,
                          writer_process=writer_process,
                          writers=writers if writer_process else 0, persons=persons, **result,

@@ -16,6 +16,7 @@ from minsheng.service.auth import SYSTEM
 from minsheng.service.batch_repository import BatchRepository
 from minsheng.service.db import Database
 from minsheng.service.persons import create_person
+from minsheng.service.pg_messages import Message
 from minsheng.service.unit_of_work import UnitOfWork
 
 
@@ -81,3 +82,31 @@ def test_no_statement_of_the_writer_is_prepared(backend: str, fresh_database: Da
         prepared = [s for (s,) in uow.session.execute(
             text("SELECT statement FROM pg_prepared_statements"))]
     assert prepared == []
+
+
+TRICKY = ["it's", "back\\slash", 'say "hi"', "'';--", "民生 · 结算", "", "{\"a\",\"b\"}"]
+
+
+@pytest.mark.parametrize("standard_strings", [True, False], ids=["quoted here", "by psycopg"])
+def test_values_reach_postgresql_exactly_as_given_however_they_are_quoted(
+        backend: str, fresh_database: Database, standard_strings: bool) -> None:
+    _postgres_only(backend)
+    with psycopg.connect(_raw_url(fresh_database), autocommit=True) as conn:
+        message = Message(conn)
+        message._standard_strings = standard_strings
+        rows = message.run([("SELECT %s::text, %s::text", [value, value + "'"])
+                            for value in TRICKY] + [("COMMIT", [])])
+    assert [r[0] for r in rows[:-1]] == [(value, value + "'") for value in TRICKY]
+
+
+def test_a_nul_character_is_refused_before_anything_is_sent(
+        backend: str, fresh_database: Database) -> None:
+    _postgres_only(backend)
+    _register(fresh_database, "NUL-1")
+    with psycopg.connect(_raw_url(fresh_database), autocommit=True) as conn:
+        message = Message(conn)
+        with pytest.raises(psycopg.DataError, match="NUL"):
+            message.run([("UPDATE person SET region = %s WHERE psn_no = 'NUL-1'", ["14\x00"])])
+        assert conn.info.transaction_status == TransactionStatus.IDLE
+        assert conn.execute("SELECT region FROM person WHERE psn_no = 'NUL-1'").fetchone() == (
+            "140100",)
