@@ -216,7 +216,7 @@ def _checkpoint() -> int:
 def bench_backend(backend: str, requests: int, workers: int, client: str, seconds: int,
                   rates: list[int], persons: int, writer_process: bool = True,
                   writers: int | None = None) -> None:
-    from minsheng.cli.serve import default_writers
+    from minsheng.cli.serve import DEFAULT_WRITERS
     from minsheng.service.auth import SYSTEM, create_token
     from minsheng.service.db import Database
     from minsheng.service.persons import create_person
@@ -238,7 +238,7 @@ def bench_backend(backend: str, requests: int, workers: int, client: str, second
             db.dispose()
             headers = {"Authorization": f"Bearer {secret}"}
             writer = "--writer-process" if writer_process else "--no-writer-process"
-            writers = writers or default_writers(url)
+            writers = writers or DEFAULT_WRITERS
             with running_server("--workers", str(workers), writer, "--writers", str(writers),
                                 env={"MINSHENG_DATABASE_URL": url}) as base:
                 endpoint = f"{base}/api/v1/settlements"
@@ -294,7 +294,7 @@ def main() -> None:
                         help="settle in each HTTP process (minsheng serve --no-writer-process)")
     parser.add_argument("--writers", type=int, default=None,
                         help="writer processes, each settling its share of the persons "
-                             "(minsheng serve --writers; default: the server's, 2 on PostgreSQL)")
+                             "(minsheng serve --writers; default: the server's, 1)")
     args = parser.parse_args()
     client = args.client if args.client != "auto" else ("wrk" if _wrk.available() else "python")
     rates = [int(r) for r in args.rates.split(",") if r.strip()]

@@ -9,14 +9,11 @@ def register(app: typer.Typer) -> None:
     app.command("serve", help="启动服务（HTTP API 与页面）。")(serve)
 
 
-def default_writers(url: str | None = None) -> int:
-    """Writer processes when ``--writers`` is not given, for the database of ``url`` (default:
-    ``MINSHENG_DATABASE_URL``): 2 on PostgreSQL (measured on 2 cores: higher throughput and a
-    lower p99 than 1, docs/performance.md, sitting 5); 1 on SQLite, where writers queue for
-    the one database file anyway."""
-    from minsheng.service.db import Database, database_url
-
-    return 1 if Database.is_sqlite_url(url or database_url()) else 2
+DEFAULT_WRITERS = 1
+"""Writer processes when ``--writers`` is not given. On PostgreSQL the one writer is pipelined
+(it settles a batch while the last one commits, :mod:`minsheng.service.writer`): measured on
+2 cores as fast as two writers settling one batch at a time, with a quarter less CPU per
+claim (docs/performance.md, sitting 6). On SQLite writers queue for the one database file."""
 
 
 def serve(
@@ -30,7 +27,8 @@ def serve(
         help="结算写入器在独立进程中运行（默认；否则在每个 HTTP 进程内）"),
     writers: int | None = typer.Option(
         None, "--writers", min=1,
-        help="结算写入进程数，按参保人分担（同一人总在同一进程）；默认 PostgreSQL 2 个、SQLite 1 个"),
+        help="结算写入进程数，按参保人分担（同一人总在同一进程）；"
+             "默认 1 个（PostgreSQL 上流水线式：一批提交时下一批已在结算）"),
 ) -> None:
     import os
 
@@ -47,7 +45,10 @@ def serve(
     started: list[WriterProcess] = []
     try:
         if writer_process:  # before the HTTP processes, which inherit their sockets' paths
-            for _ in range(writers or default_writers()):
+            count = writers or DEFAULT_WRITERS
+            if count > 1:  # several writers, each one batch at a time (pipelined, they measured
+                os.environ.setdefault("MINSHENG_WRITER_PIPELINE", "0")  # slower: sitting 6)
+            for _ in range(count):
                 started.append(WriterProcess())
                 started[-1].start()
             os.environ[SOCKET_ENV] = os.pathsep.join(w.path for w in started)

@@ -26,7 +26,7 @@ from sqlalchemy import Boolean, DateTime, Integer
 from minsheng.service.audit import chain_hash, now
 from minsheng.service.models import Settlement as SettlementModel
 from minsheng.service.models import with_warnings
-from minsheng.service.pg_messages import Message
+from minsheng.service.pg_messages import Message, Sent
 from minsheng.service.repository import totals_json
 from minsheng.service.unit_of_work import UnitOfWork
 from minsheng.settle.parse import Holding, Person
@@ -129,14 +129,20 @@ class BatchRepository:
             self._cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})",
                                      list(zip(*values, strict=True)))
 
-    def _flush(self) -> None:
+    def _flush(self, *, wait: bool = True) -> Sent | None:
         """Send the queued statements in one message: one round trip to the server for all
         of them. An error of any (a ``setl_id`` taken meanwhile: IntegrityError) skips the
-        rest and is raised here; the transaction is then rolled back."""
+        rest and is raised here — or, without ``wait``, by the returned message's
+        ``results()``; the transaction is then rolled back."""
         statements, self._pending = self._pending, []
-        if statements:
-            assert self._message is not None
-            self._message.run(statements)
+        if not statements:
+            return None
+        assert self._message is not None
+        sent = self._message.send(statements)
+        if not wait:
+            return sent
+        sent.results()
+        return None
 
     def _time(self, value: dt.datetime) -> Any:
         return value if self.pg else value.strftime("%Y-%m-%d %H:%M:%S.%f")
@@ -322,14 +328,15 @@ class BatchRepository:
             self._cursor.executemany("INSERT OR IGNORE INTO settlement_terms (id, body, created_at) "
                                      "VALUES (?, ?, ?)", rows)
 
-    def finish(self, *, commit: bool = False) -> None:
+    def finish(self, *, commit: bool = False, wait: bool = True) -> Sent | None:
         """Send what is still queued (PostgreSQL); with ``commit``, the ``COMMIT`` goes in the
         same message (one round trip for the batch's writes and its commit: an error of any
         statement skips the rest, the commit included, and is raised here). Otherwise, and
-        on SQLite, the caller commits."""
+        on SQLite, the caller commits. Without ``wait`` the message is only sent, and
+        returned: its ``results()`` wait for the commit (or raise what failed)."""
         if commit and self.pg:
             self._pending.append(("COMMIT", []))
-        self._flush()
+        return self._flush(wait=wait)
 
 
 def _array(values: Iterable[Any], kind: str = "varchar") -> str:

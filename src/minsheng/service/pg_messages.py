@@ -73,17 +73,26 @@ class Message:
         result, the objects of its columns and of its loaders, about a tenth of the writer's
         CPU for a small batch. The first statement that fails raises its error, as from a
         cursor (``psycopg.errors.UniqueViolation`` and the rest)."""
-        if not statements:
-            return []
+        return self.send(statements).results()
+
+    def send(self, statements: Sequence[Statement]) -> Sent:
+        """Send the statements as one message and return at once: :meth:`Sent.results` waits
+        for what the server answers (the writer settles its next batch meanwhile). Until then
+        the connection is busy with this message and must not be used otherwise."""
         connection = self._connection
         # outside a transaction: this message begins one (as psycopg itself would on a
         # connection not in autocommit mode, before a cursor's first statement)
         begin = connection.info.transaction_status == TransactionStatus.IDLE
+        if not statements:
+            return Sent(self, begin=False, sent=False)
         text = ("BEGIN;\n" if begin else "") + self.text(statements)
         pgconn = connection.pgconn
         with connection.lock:
             pgconn.send_query(text.encode("utf-8"))
-            results = connection.wait(generators.execute(pgconn))
+            connection.wait(generators.send(pgconn))
+        return Sent(self, begin=begin, sent=True)
+
+    def _load(self, results: Sequence[Any], begin: bool) -> list[list[tuple[Any, ...]]]:
         rows: list[list[tuple[Any, ...]]] = []
         load = self._rows.load_rows
         for result in results:
@@ -94,7 +103,38 @@ class Message:
             elif status == ExecStatus.COMMAND_OK or status == ExecStatus.EMPTY_QUERY:
                 rows.append([])
             elif status == ExecStatus.FATAL_ERROR:
-                raise errors.error_from_result(result, encoding=connection.info.encoding)
+                raise errors.error_from_result(result,
+                                               encoding=self._connection.info.encoding)
             else:
                 raise errors.InternalError(f"unexpected result status {status!r}")
         return rows[1:] if begin else rows
+
+
+class Sent:
+    """A message on its way: :meth:`results` waits for the server's answer (once)."""
+
+    def __init__(self, message: Message, *, begin: bool, sent: bool) -> None:
+        self._message, self._begin, self._sent = message, begin, sent
+
+    def ready(self) -> bool:
+        """Whether the server has begun to answer (:meth:`results` then waits little, if at
+        all); without waiting. A broken connection counts as ready: :meth:`results` raises."""
+        if not self._sent:
+            return True
+        connection = self._message._connection
+        try:
+            with connection.lock:
+                connection.pgconn.consume_input()
+                return not connection.pgconn.is_busy()
+        except psycopg.Error:
+            return True
+
+    def results(self) -> list[list[tuple[Any, ...]]]:
+        """The rows of each statement, or the error of the first that failed."""
+        if not self._sent:
+            return []
+        self._sent = False
+        connection = self._message._connection
+        with connection.lock:
+            results = connection.wait(generators.fetch_many(connection.pgconn))
+        return self._message._load(results, self._begin)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -115,11 +115,16 @@ class _Accepted:
 
 
 def settle_batch(uow: UnitOfWork, requests: Sequence[SettleRequest], *,
-                 commit: bool = False) -> list[Outcome]:
+                 commit: bool = False, wait: bool = True,
+                 meanwhile: Callable[[], None] | None = None) -> list[Outcome]:
     """Settle ``requests`` inside ``uow``; one outcome per request: a :class:`SettleReply`,
     the error to answer with, or :data:`REQUEUE`. With ``commit`` the writes go to
     PostgreSQL together with the ``COMMIT`` (one round trip; the caller's ``uow.commit()``
-    then has nothing left to do); otherwise, and on SQLite, the caller commits."""
+    then has nothing left to do); otherwise, and on SQLite, the caller commits. Without
+    ``wait`` that last message is only sent (``uow.sent``): the outcomes hold only once the
+    caller's ``uow.commit()``, which waits for it, has returned. ``meanwhile`` is called
+    once the batch's reads are back (the pipelined writer answers its previous batch there,
+    if it has committed)."""
     n = len(requests)
     outcomes: list[Outcome | None] = [None] * n
     principals: list[Principal | None] = [None] * n
@@ -135,6 +140,8 @@ def settle_batch(uow: UnitOfWork, requests: Sequence[SettleRequest], *,
         db.settlements_query({c.setl_id for c in sent}),
         db.insutypes_used_query(years),
         db.accumulators_query(years))
+    if meanwhile is not None:
+        meanwhile()
     for i, req in enumerate(requests):
         try:
             who = _principal(req, tokens)
@@ -189,7 +196,7 @@ def settle_batch(uow: UnitOfWork, requests: Sequence[SettleRequest], *,
 
     results = _settle(accepted, before, outcomes)
     settled = [(item, results[item.index]) for item in accepted if item.index in results]
-    for item, body in _write(uow, db, settled, before, commit):
+    for item, body in _write(uow, db, settled, before, commit, wait):
         outcomes[item.index] = SettleReply(body, False, item.prepared.claim.setl_id)
     for i, leader in followers:
         first = outcomes[leader.index]
@@ -249,7 +256,7 @@ def _settle_one_by_one(accepted: list[_Accepted], before: dict[tuple[str, int], 
 
 
 def _write(uow: UnitOfWork, db: BatchRepository, settled: list[tuple[_Accepted, kernel.Result]],
-           before: dict[tuple[str, int], dict[str, int]], commit: bool
+           before: dict[tuple[str, int], dict[str, int]], commit: bool, wait: bool
            ) -> list[tuple[_Accepted, bytes]]:
     """The settlement rows, the accumulators and the audit entries, in settlement order;
     returns each claim's reply."""
@@ -279,7 +286,7 @@ def _write(uow: UnitOfWork, db: BatchRepository, settled: list[tuple[_Accepted, 
                           for (p, y), values in after.items())
     db.append_audit(entries)  # holds the audit head from here to the commit
     db.insert_terms(uow.new_terms)
-    db.finish(commit=commit)
+    uow.sent = db.finish(commit=commit, wait=wait)
     return replies
 
 

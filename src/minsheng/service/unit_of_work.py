@@ -15,6 +15,7 @@ must be serialised.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from types import TracebackType
 
@@ -23,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from minsheng.core.errors import Conflict
 from minsheng.service.casework.repository import CaseworkRepository
 from minsheng.service.db import Database
+from minsheng.service.pg_messages import Sent
 from minsheng.service.repository import (
     AccumulatorRepository,
     AuditLog,
@@ -65,6 +67,9 @@ class UnitOfWork:
         self.audit = AuditLog(self.session)
         self.casework = CaseworkRepository(self.session)
         self.traces = TraceRepository(self.session)
+        self.sent: Sent | None = None
+        """The settlement writer's last message (writes and ``COMMIT``), sent but not yet
+        answered: :meth:`commit` waits for it."""
         self.new_terms: dict[str, str] = {}  # settlement terms to write here: name → body (trace_store)
         return self
 
@@ -79,14 +84,23 @@ class UnitOfWork:
                 self.database.write_lock.release()
 
     def commit(self) -> None:
-        """Commit; a unique key taken meanwhile by another transaction is :class:`DuplicateKey`."""
+        """Commit; a unique key taken meanwhile by another transaction is :class:`DuplicateKey`.
+        A message already sent with the ``COMMIT`` in it (:attr:`sent`) is waited for first:
+        its error, if any, is raised here."""
         try:
+            sent, self.sent = self.sent, None
+            if sent is not None:
+                sent.results()
             self.session.commit()
         except IntegrityError as exc:
             self.session.rollback()
             raise DuplicateKey(str(exc.orig)) from None
 
     def rollback(self) -> None:
+        sent, self.sent = self.sent, None
+        if sent is not None:  # the connection is free again only once the server has answered
+            with contextlib.suppress(Exception):
+                sent.results()
         self.session.rollback()
 
     def flush(self) -> None:

@@ -9,16 +9,24 @@ request only after that transaction has committed, so an acknowledged settlement
 and sealed in the audit chain. There is no waiting to fill a batch: a lone claim is settled
 at once.
 
-``minsheng serve`` runs this writer in processes of its own (two on PostgreSQL, each settling
-its share of the persons), fed by all its HTTP processes
+On PostgreSQL the writer is pipelined (one thread; ``MINSHENG_WRITER_PIPELINE=0`` to turn
+it off): while a batch's writes and its ``COMMIT`` are on their way to the server, the next
+batch — of other persons only, so that it never waits for the first one's locks — is read
+and settled; the first batch is answered as soon as its commit is in. On 2 cores this
+settled as many claims a second as two writer processes, with a quarter less CPU per claim
+(docs/performance.md, sitting 6). A lone claim is still answered as soon as it commits.
+
+``minsheng serve`` runs this writer in a process of its own (``--writers N``: N processes,
+each settling its share of the persons), fed by all its HTTP processes
 (:mod:`minsheng.service.writer_process`); elsewhere (tests, ``--no-writer-process``) each
-process has its own. With two threads one batch can be settled while the other's commit is
-flushed to disk (not faster on the 2-core machine measured: docs/performance.md). They are
-ordered by the database exactly as several writer processes are: by the persons' rows,
-locked in ``psn_no`` order, and by the audit head, locked last. A ``setl_id`` taken by
-another transaction meanwhile, a deadlock the database broke or a lost connection rolls the
-batch back and settles it again (a claim taken meanwhile is then answered as a replay or
-409). Each thread works on a connection of its own (no liveness ping per batch).
+process has its own. With ``MINSHENG_WRITER_THREADS`` above 1 (not pipelined) one batch can
+be settled while another's commit is flushed to disk (not faster on the 2-core machine
+measured: docs/performance.md). Transactions are ordered by the database exactly as several
+writer processes are: by the persons' rows, locked in ``psn_no`` order, and by the audit
+head, locked last. A ``setl_id`` taken by another transaction meanwhile, a deadlock the
+database broke or a lost connection rolls the batch back and settles it again (a claim taken
+meanwhile is then answered as a replay or 409). Each batch works on a connection of its own
+(no liveness ping per batch).
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ import logging
 import os
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from concurrent.futures import InvalidStateError
 from typing import Any
 
@@ -51,21 +59,35 @@ THREADS = max(1, int(os.environ.get("MINSHENG_WRITER_THREADS", "1")))
 """Writer threads per process (``MINSHENG_WRITER_THREADS``, default 1): with more, one
 batch is settled while another's commit is flushed to disk (each on a connection of its
 own; the database locks order them). Measured no faster on 2 cores, hence one."""
+PIPELINE = os.environ.get("MINSHENG_WRITER_PIPELINE", "1") != "0"
+"""On PostgreSQL with one writer thread, settle the next batch while the last one's commit is
+on its way (``MINSHENG_WRITER_PIPELINE=0``: one batch at a time)."""
 ATTEMPTS = 5
 _RETRY_STATES = {"40001", "40P01"}  # serialization failure, deadlock detected
 log = logging.getLogger("minsheng.service.writer")
 
 
+_Flying = tuple[Sequence[SettleRequest], UnitOfWork, list[Any]]
+"""A batch whose writes and ``COMMIT`` are on their way: its requests, unit of work and
+outcomes (which hold once it has committed)."""
+
+
 class SettlementWriter:
     def __init__(self, database: Database, *, max_batch: int = MAX_BATCH,
-                 threads: int = THREADS) -> None:
+                 threads: int = THREADS, pipelined: bool | None = None) -> None:
         self.database = database
         self.max_batch = max_batch
         self.pid = os.getpid()
+        # never on SQLite: there the second batch's transaction would wait for the first's
+        # write lock, which only this thread could release
+        self.pipelined = not database.is_sqlite and (PIPELINE and threads == 1
+                                                     if pipelined is None else pipelined)
         self._queue: deque[SettleRequest] = deque()
         self._ready = threading.Condition()
         self._stopping = False
-        self._threads = [threading.Thread(target=self._run, daemon=True,
+        self._flying: _Flying | None = None  # pipelined: the batch whose commit is on its way
+        run = self._run_pipelined if self.pipelined else self._run
+        self._threads = [threading.Thread(target=run, daemon=True,
                                           name=f"minsheng-settlement-writer-{i}")
                          for i in range(threads)]
         for thread in self._threads:
@@ -126,6 +148,101 @@ class SettlementWriter:
             n = min(len(self._queue), self.max_batch)
             return [self._queue.popleft() for _ in range(n)]
 
+    def _take_besides(self, busy: Collection[str]) -> list[SettleRequest]:
+        """Without waiting: the queued requests in order (up to :attr:`max_batch`) but those
+        of the persons in ``busy`` — and, behind them, those persons' later claims — which
+        stay queued in their order."""
+        with self._ready:
+            queue = self._queue
+            taken: list[SettleRequest] = []
+            held: list[SettleRequest] = []
+            while queue and len(taken) < self.max_batch:
+                request = queue.popleft()
+                claim = request.claim
+                if claim is not None and claim.psn_no in busy:
+                    held.append(request)
+                else:
+                    taken.append(request)
+            queue.extendleft(reversed(held))
+            return taken
+
+    def _run_pipelined(self) -> None:
+        """One thread, two batches at a time (PostgreSQL): while a batch's writes and its
+        ``COMMIT`` are on their way to the server, the next batch — of other persons, so it
+        never waits for the first one's locks — is read and settled, and its own message
+        sent. The first batch is answered as soon as its commit is in: looked for once the
+        next batch's reads are back, else awaited once that batch is sent. When nothing
+        else is queued a batch is answered as soon as it commits, as without pipelining. The
+        two transactions meet only at the audit head, which the database grants in the
+        order their messages reach it."""
+        while True:
+            flying = self._flying
+            if flying is None:
+                batch = self._take()
+                if batch is None:
+                    return
+            else:
+                batch = self._take_besides(_persons(flying[0]))
+                if not batch:  # nothing to settle meanwhile: answer the batch in flight
+                    self._land_flying()
+                    continue
+            try:
+                started = self._send(batch)
+            except BaseException as exc:  # pragma: no cover - answered, never lost
+                log.exception("settlement batch failed")
+                for r in batch:
+                    _answer(r, exc)
+                started = None
+            self._land_flying()
+            self._flying = started
+
+    def _land_flying(self) -> None:
+        flying, self._flying = self._flying, None
+        if flying is not None:
+            self._land(flying)
+
+    def _land_if_committed(self) -> None:
+        """Answer the batch in flight now if the server has answered its message."""
+        flying = self._flying
+        if flying is not None and (flying[1].sent is None or flying[1].sent.ready()):
+            self._land_flying()
+
+    def _send(self, batch: Sequence[SettleRequest]
+              ) -> _Flying | None:
+        """Read, settle and send the writes and ``COMMIT`` of ``batch`` without waiting for
+        them; should anything fail before that, the batch is settled the usual way."""
+        uow = UnitOfWork(self.database, write=True, pinned=True)
+        uow.__enter__()
+        try:
+            outcomes = settle_batch(uow, batch, commit=True, wait=False,
+                                    meanwhile=self._land_if_committed)
+        except Exception:
+            uow.__exit__(None, None, None)
+            self._settle(batch)
+            return None
+        return batch, uow, outcomes
+
+    def _land(self, flying: _Flying) -> None:
+        """Wait for a batch's commit and answer its requests; should it fail (a ``setl_id``
+        taken meanwhile, a deadlock broken, a connection lost…), it is settled again the
+        usual way."""
+        batch, uow, outcomes = flying
+        try:
+            try:
+                uow.commit()
+                store_for(uow).committed(uow)
+            finally:
+                uow.__exit__(None, None, None)
+        except Exception:
+            try:
+                self._settle(batch)
+            except BaseException as exc:  # pragma: no cover - answered, never lost
+                log.exception("settlement batch failed")
+                for r in batch:
+                    _answer(r, exc)
+            return
+        self._deliver(batch, outcomes)
+
     def _run(self) -> None:
         while True:
             batch = self._take()
@@ -173,6 +290,11 @@ class SettlementWriter:
             for r in batch:
                 _answer(r, conflict)
             return
+        self._deliver(batch, outcomes)
+
+    def _deliver(self, batch: Sequence[SettleRequest], outcomes: Sequence[Any]) -> None:
+        """Answer each request of a committed batch; those to settle again go back to the
+        front of the queue."""
         again: list[SettleRequest] = []
         answers: list[tuple[SettleRequest, SettleReply | BaseException]] = []
         for request, outcome in zip(batch, outcomes, strict=True):
@@ -185,6 +307,10 @@ class SettlementWriter:
         if again:
             with self._ready:
                 self._queue.extendleft(reversed(again))
+
+
+def _persons(batch: Sequence[SettleRequest]) -> set[str]:
+    return {r.claim.psn_no for r in batch if r.claim is not None}
 
 
 def _answer(request: SettleRequest, outcome: SettleReply | BaseException) -> None:

@@ -5,7 +5,7 @@ thousand settlements a second the writer was busy all the time, and spent about 
 batch not on its own CPU but waiting, for the database and for that lock
 (docs/performance.md, sitting 4; with a process of its own throughput was higher in 3 of 4
 measured pairs, the p99 no lower). ``minsheng serve`` therefore starts writer processes
-(:class:`WriterProcess`; two on PostgreSQL, see below), and its HTTP processes (one or
+(:class:`WriterProcess`; one unless ``--writers N``, see below), and its HTTP processes (one or
 ``--workers N``) hand each ``POST /api/v1/settlements`` to one of them
 (:mod:`minsheng.api.writer_client`): the body as sent and the hash of its bearer token.
 The writer process parses the claim, checks the token and the role in the batch, settles and
@@ -27,7 +27,10 @@ at most, N of them on N. Claims of one person all go to one writer, so writers n
 for each other's person locks; the database still orders them where they meet — the audit
 head, taken last in each transaction, and a ``setl_id`` sent for two different persons at
 once (the unique key: the later batch is rolled back and settled again, its claim answered
-409). :data:`SOCKET_ENV` then holds the N sockets' paths, separated by ``os.pathsep``.
+409). :data:`SOCKET_ENV` then holds the N sockets' paths, separated by ``os.pathsep``. With
+more than one, each writer settles one batch at a time (``MINSHENG_WRITER_PIPELINE=0``): two
+pipelined writers on 2 cores measured slower than either one pipelined writer or two plain
+ones (docs/performance.md, sitting 6).
 """
 
 from __future__ import annotations

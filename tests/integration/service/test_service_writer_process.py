@@ -21,6 +21,7 @@ import pytest
 from service_helpers import claim_body, person_body, token, uid
 from test_service_crash import crash_database, server  # noqa: F401 (a fixture)
 
+from minsheng.cli.serve import DEFAULT_WRITERS
 from minsheng.core.money import parse_fen
 from minsheng.service.audit_trail import verify_chain
 from minsheng.service.db import Database
@@ -81,7 +82,7 @@ def test_the_writer_process_answers_as_the_service_does(
     url, db = crash_database
     with serving_a_person(url, db, tmp_path) as (proc, c, psn_no):
         base = str(c.base_url).rstrip("/")
-        assert len(writer_processes(proc.pid)) == (1 if url.startswith("sqlite") else 2)
+        assert len(writer_processes(proc.pid)) == DEFAULT_WRITERS  # one, pipelined on PostgreSQL
         claim = claim_body(uid("S"), psn_no, total="30000.00")
 
         first = c.post("/api/v1/settlements", json=claim)
