@@ -234,12 +234,7 @@ class SettlementWriter:
             finally:
                 uow.__exit__(None, None, None)
         except Exception:
-            try:
-                self._settle(batch)
-            except BaseException as exc:  # pragma: no cover - answered, never lost
-                log.exception("settlement batch failed")
-                for r in batch:
-                    _answer(r, exc)
+            self._settle_answered(batch)
             return
         self._deliver(batch, outcomes)
 
@@ -248,12 +243,16 @@ class SettlementWriter:
             batch = self._take()
             if batch is None:
                 return
-            try:
-                self._settle(batch)
-            except BaseException as exc:  # pragma: no cover - answered, never lost
-                log.exception("settlement batch failed")
-                for r in batch:
-                    _answer(r, exc)
+            self._settle_answered(batch)
+
+    def _settle_answered(self, batch: Sequence[SettleRequest]) -> None:
+        """:meth:`_settle`; should even that fail, every request gets the error."""
+        try:
+            self._settle(batch)
+        except BaseException as exc:  # pragma: no cover - answered, never lost
+            log.exception("settlement batch failed")
+            for r in batch:
+                _answer(r, exc)
 
     def _settle(self, batch: Sequence[SettleRequest]) -> None:
         """Settle a batch and answer each request. Should the batch fail as a whole for a
