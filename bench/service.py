@@ -56,16 +56,32 @@ PERSONS = 200  # default of --persons
 BACKENDS = ("postgres", "sqlite")
 
 
-def _cpu_seconds(pids: list[int]) -> float:
-    total = 0
+def _cpu_by_process(pids: list[int]) -> dict[int, float]:
+    """CPU seconds (user + system) of each process still running."""
+    found = {}
     for pid in pids:
         try:
             with open(f"/proc/{pid}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
         except (FileNotFoundError, ProcessLookupError):
             continue
-        total += int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
-    return total / os.sysconf("SC_CLK_TCK")
+        found[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return found
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    return sum(_cpu_by_process(pids).values())
+
+
+def _postgres_cpu() -> dict[int, float]:
+    return _cpu_by_process(_processes(named="postgres"))
+
+
+def _postgres_cpu_since(before: dict[int, float]) -> float:
+    """CPU seconds of the PostgreSQL processes since ``before`` (a backend started meanwhile,
+    e.g. for a writer's further connection, counts whole)."""
+    now = _cpu_by_process(_processes(named="postgres"))
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in now.items())
 
 
 def _processes(named: str | None = None, port: int | None = None) -> list[int]:
@@ -248,10 +264,9 @@ def bench_backend(backend: str, requests: int, workers: int, client: str, second
                 if client == "wrk":
                     runs += [(32, rate) for rate in rates]
                 for concurrency, rate in runs:
-                    postgres = _processes(named="postgres") if backend == "postgres" else []
                     checkpoints = _checkpoint() if backend == "postgres" else None
                     if client == "wrk":
-                        before = _cpu_seconds(server), _cpu_seconds(postgres)
+                        before = _cpu_seconds(server), _postgres_cpu()
                         result = _wrk.run_script(endpoint, wrk_script(headers, people, rate),
                                                  concurrency, seconds)
                         result["settlements_per_s"] = result.pop("requests_per_s")
@@ -259,12 +274,12 @@ def bench_backend(backend: str, requests: int, workers: int, client: str, second
                     else:
                         n = requests if concurrency > 1 else max(requests // 4, 50)
                         batch = claims(endpoint, headers, people, n)
-                        before = _cpu_seconds(server), _cpu_seconds(postgres)
+                        before = _cpu_seconds(server), _postgres_cpu()
                         result = load(endpoint, batch, concurrency)
                         result["client"] = "python"
                     n = max(1, result["requests"])
                     server_cpu = _cpu_seconds(server) - before[0]
-                    pg_cpu = _cpu_seconds(postgres) - before[1]
+                    pg_cpu = _postgres_cpu_since(before[1]) if backend == "postgres" else 0.0
                     if checkpoints is not None:
                         result["checkpoints"] = _checkpoints() - checkpoints
                     emit(bench="service_settle", backend=backend, workers=workers,
