@@ -186,13 +186,7 @@ class SettlementWriter:
                 if not batch:  # nothing to settle meanwhile: answer the batch in flight
                     self._land_flying()
                     continue
-            try:
-                started = self._send(batch)
-            except BaseException as exc:  # pragma: no cover - answered, never lost
-                log.exception("settlement batch failed")
-                for r in batch:
-                    _answer(r, exc)
-                started = None
+            started = self._send(batch)
             self._land_flying()
             self._flying = started
 
@@ -212,13 +206,16 @@ class SettlementWriter:
         """Read, settle and send the writes and ``COMMIT`` of ``batch`` without waiting for
         them; should anything fail before that, the batch is settled the usual way."""
         uow = UnitOfWork(self.database, write=True, pinned=True)
-        uow.__enter__()
         try:
-            outcomes = settle_batch(uow, batch, commit=True, wait=False,
-                                    meanwhile=self._land_if_committed)
+            uow.__enter__()
+            try:
+                outcomes = settle_batch(uow, batch, commit=True, wait=False,
+                                        meanwhile=self._land_if_committed)
+            except BaseException:
+                uow.__exit__(None, None, None)
+                raise
         except Exception:
-            uow.__exit__(None, None, None)
-            self._settle(batch)
+            self._settle_answered(batch)
             return None
         return batch, uow, outcomes
 
