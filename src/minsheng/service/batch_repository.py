@@ -6,7 +6,8 @@ statement compilation — with one statement text whatever the batch's size (``=
 on PostgreSQL, ``IN (SELECT value FROM json_each(?))`` on SQLite). On PostgreSQL a batch's
 reads go as one message and its writes with the ``COMMIT`` as another
 (:mod:`minsheng.service.pg_messages`); nothing is prepared. Values are written exactly as
-the ORM writes them (SQLite date-times with microseconds), so the rest of the service reads these rows like any other.
+the ORM writes them (SQLite date-times with microseconds), so the rest of the service reads
+these rows like any other.
 
 Locks (PostgreSQL): the persons of a batch are locked ``FOR UPDATE`` in ``psn_no`` order, so
 that writers locking several persons never wait on each other in a cycle; the audit head is

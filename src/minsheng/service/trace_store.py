@@ -74,6 +74,10 @@ class TraceRecord:
                        self.claims.take(np.array([self.row])), self.outputs)
 
 
+_RECORDED = (*k.DETAIL_FIELDS, *CAPS)
+"""The kernel's values a trace record keeps: its details and the cap room left."""
+
+
 def record(claims: k.Claims, params: ClaimParameters, columns: Mapping[str, list[int]], i: int,
            outputs: Mapping[str, int]) -> TraceRecord:
     """The trace record of the i-th claim of a batch settled with ``detail=True``;
@@ -95,8 +99,6 @@ def record_columns(result: k.Settlement, params: ClaimParameters) -> dict[str, l
                    assistance_row=params.assistance_row.tolist())
     return columns
 
-
-_RECORDED = (*k.DETAIL_FIELDS, *CAPS)
 
 
 # -- the terms as JSON, and back ------------------------------------------------------------
