@@ -266,7 +266,7 @@ def bench_backend(backend: str, requests: int, workers: int, client: str, second
                 for concurrency, rate in runs:
                     checkpoints = _checkpoint() if backend == "postgres" else None
                     if client == "wrk":
-                        before = _cpu_seconds(server), _postgres_cpu()
+                        before = _cpu_seconds(server), (_postgres_cpu() if backend == "postgres" else {})
                         result = _wrk.run_script(endpoint, wrk_script(headers, people, rate),
                                                  concurrency, seconds)
                         result["settlements_per_s"] = result.pop("requests_per_s")
@@ -274,7 +274,7 @@ def bench_backend(backend: str, requests: int, workers: int, client: str, second
                     else:
                         n = requests if concurrency > 1 else max(requests // 4, 50)
                         batch = claims(endpoint, headers, people, n)
-                        before = _cpu_seconds(server), _postgres_cpu()
+                        before = _cpu_seconds(server), (_postgres_cpu() if backend == "postgres" else {})
                         result = load(endpoint, batch, concurrency)
                         result["client"] = "python"
                     n = max(1, result["requests"])
