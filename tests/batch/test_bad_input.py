@@ -196,6 +196,21 @@ def test_the_spark_engine_checks_the_same_way_before_starting_spark(tmp_path: Pa
     assert sorted(x.name for x in tmp_path.iterdir()) == ["claims.csv", "persons.csv"]
 
 
+def test_the_spark_engine_checking_in_two_processes_names_the_same_bad_row(tmp_path: Path) -> None:
+    from minsheng.batch import spark as spark_engine
+
+    claims = [claim(i) for i in range(6)]
+    claims[5] = claim(5, hosp_lv="9")
+    c, p = write(tmp_path, claims)
+    parquet = tmp_path / "claims.parquet"
+    pl.read_csv(c, infer_schema=False).write_parquet(parquet)
+    c.unlink()
+    with pytest.raises(BadRows) as err:
+        spark_engine.settle_file(parquet, p, tmp_path / "out", spark=object(), workers=2)
+    assert (err.value.rows[0].row, err.value.rows[0].field) == (6, "hosp_lv")
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["claims.parquet", "persons.csv"]
+
+
 def test_a_file_that_cannot_be_read_is_an_error_naming_it(tmp_path: Path) -> None:
     c, p = write(tmp_path, [claim(i) for i in range(3)])
     c.write_text(c.read_text().rstrip("\n") + "\nS9,P1,2023-03-01T09:00:00,21\n")

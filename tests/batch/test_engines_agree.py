@@ -9,11 +9,14 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+import pyarrow.parquet as pq
+import pytest
 from batch_helpers import Population, read_output
 
 from minsheng.batch import local
 from minsheng.batch import spark as spark_engine
 from minsheng.core.categories import parse_categories
+from minsheng.core.errors import InputError
 from minsheng.service.kernel import OUTPUTS, settle_one
 from minsheng.settle.parse import parse_claim
 
@@ -80,6 +83,20 @@ def test_parameter_overrides_change_the_outputs_the_same_way_locally_and_on_spar
     assert not loc.equals(base)
     assert summary.rows == loc.height
     assert any("示例值" in w for w in summary.warnings)
+
+
+def test_spark_settles_claims_checked_in_two_processes_as_the_local_engine_does(
+        shanxi: Population, tmp_path: Path, spark: Any) -> None:
+    local.settle_file(shanxi.claims, shanxi.persons, tmp_path / "local", workers=1)
+    with pytest.raises(InputError, match="--compression"):
+        spark_engine.settle_file(shanxi.claims, shanxi.persons, tmp_path / "x", spark=spark,
+                                 compression="gzip")
+    spark_engine.settle_file(shanxi.claims, shanxi.persons, tmp_path / "spark", spark=spark,
+                             compression="zstd", workers=2)
+    assert read_output(tmp_path / "local").equals(read_output(tmp_path / "spark"))
+    parts = list((tmp_path / "spark").iterdir())
+    assert parts and all(p.suffix == ".parquet" for p in parts)
+    assert {pq.ParquetFile(p).metadata.row_group(0).column(2).compression for p in parts} == {"ZSTD"}
 
 
 def test_person_year_totals_add_up_the_claims(shanxi: Population, tmp_path: Path) -> None:

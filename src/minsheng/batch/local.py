@@ -8,7 +8,7 @@
    benefit group, hospital level and category set once) are checked before anything is
    settled: one bad row, or one parameter without a value, and nothing is settled and
    nothing is left behind.
-2. **Settle** (:func:`settle_chunk`): each bucket is sorted by person, ``setl_time`` and
+2. **Settle** (:func:`settle_rows`): each bucket is sorted by person, ``setl_time`` and
    ``setl_id`` and handed whole to :func:`minsheng.rules.settlement.settle` — the same
    kernel the service calls one claim at a time — and its outputs are written as one
    Parquet part file (money as text with two decimals). Buckets run in parallel worker
@@ -214,6 +214,7 @@ class IngestTask:
     """The first row's number in the whole input (data rows from 1)."""
     work: str
     buckets: int
+    """Bucket files to spill into; 0: one Parquet file of staged rows (the Spark engine)."""
     overrides_json: str
 
 
@@ -262,7 +263,11 @@ def ingest_unit(task: IngestTask) -> tuple[int, npt.NDArray[np.uint64], list[Bad
     if batch.bad_count:
         return task.unit, hashes, batch.bad, batch.bad_count, None
     keys = _parameter_keys(batch.frame, persons, period_breaks(view))
-    sink = _BucketSink(Path(task.work), task.buckets, len(persons), f"-u{task.unit:05d}")
+    sink: _BucketSink | StagingSink
+    if task.buckets:
+        sink = _BucketSink(Path(task.work), task.buckets, len(persons), f"-u{task.unit:05d}")
+    else:
+        sink = StagingSink(Path(task.work) / STAGED_CLAIMS / f"claims-u{task.unit:05d}.parquet")
     try:
         sink(batch.frame)
     finally:
@@ -306,7 +311,8 @@ def parquet_units(path: Path, workers: int = 1, rows: int = 4 * DEFAULT_CHUNK
 def ingest_parallel(claims_path: Path, persons: Persons, view: ParameterView, pool: Executor,
                     work: Path, buckets: int, overrides: Mapping[str, Any],
                     reporter: Reporter) -> Ingested:
-    """:func:`ingest` with each piece of the file checked and spilled by a worker process."""
+    """:func:`ingest` with each piece of the file checked and spilled by a worker process
+    (into ``buckets`` bucket files; 0: each piece as a Parquet file of staged rows)."""
     units = parquet_units(claims_path, _pool_workers(pool))
     total = sum(u[3] for u in units)
     reporter.phase("校验结算单 validating claims", total)
@@ -397,22 +403,15 @@ class Settled:
     """``setl_id`` in settlement order when ``frame`` does not hold it (:func:`settle_table`)."""
 
 
-def settle_chunk(frame: pl.DataFrame, view: ParameterView, persons: Persons | None = None,
+def settle_chunk(frame: pl.DataFrame, view: ParameterView, persons: Persons,
                  resolver: ParameterResolver | None = None) -> Settled:
-    """Settle prepared rows of whole persons with the kernel.
-
-    The person's ``region``, ``resident`` and ``categories`` come from ``persons`` (by
-    ``pidx``) or, when ``persons`` is None, from columns of ``frame`` (the Spark engine).
+    """Settle prepared rows of whole persons with the kernel, each claim with its person's
+    ``region``, ``resident`` and ``categories`` from ``persons`` (by ``pidx``).
     ``resolver`` (made for ``view``) keeps the terms read for earlier chunks."""
     frame = settlement_sorted(frame)
     pidx = frame["pidx"].to_numpy()
-    if persons is not None:
-        region, resident = persons.region[pidx], persons.resident[pidx]
-        categories = persons.categories[pidx]
-    else:
-        region = frame["region"].to_numpy().astype(np.int64)
-        resident = frame["resident"].to_numpy().astype(np.bool_)
-        categories = frame["categories"].to_numpy().astype(np.uint16)
+    region, resident = persons.region[pidx], persons.resident[pidx]
+    categories = persons.categories[pidx]
     columns = {n: frame[n].to_numpy() for n in ("t", "med_type", "hosp_lv", "in_province",
                                                  *AMOUNTS)}
     result, warnings = _settle_sorted(pidx, columns, region, resident, categories, view,
@@ -532,13 +531,6 @@ def _arrow_text(texts: pl.Series | pa.Array) -> pa.Array:
     return array if array.type == pa.string() else array.cast(pa.string())
 
 
-def claim_table(s: Settled, psn_no: pl.Series) -> pl.DataFrame:
-    """:func:`claim_arrow` as a Polars frame."""
-    frame = pl.from_arrow(claim_arrow(s, psn_no))
-    assert isinstance(frame, pl.DataFrame)
-    return frame
-
-
 def segment_last(result: Settlement) -> npt.NDArray[np.intp]:
     """Index of the last claim of each person-year."""
     seg = result.segment
@@ -650,14 +642,23 @@ class BucketTask:
     compression: str = DEFAULT_COMPRESSION
 
 
+PERSONS_FILE = "persons.arrow"
 _PERSONS: dict[str, Persons] = {}
 """The persons of the job being run in this process (by its ``_work`` folder)."""
+
+
+def stage_persons(persons: Persons, work: Path) -> None:
+    """Keep the job's persons in ``work`` for the processes that settle its rows (this
+    process included, which need not read them back)."""
+    persons.frame().write_ipc(work / PERSONS_FILE)
+    _PERSONS.clear()
+    _PERSONS[str(work)] = persons
 
 
 def _worker_persons(work: str) -> Persons:
     persons = _PERSONS.get(work)
     if persons is None:
-        persons = Persons.from_frame(pl.read_ipc(Path(work) / "persons.arrow"))
+        persons = Persons.from_frame(pl.read_ipc(Path(work) / PERSONS_FILE))
         _PERSONS.clear()  # (one job at a time)
         _PERSONS[work] = persons
     return persons
@@ -709,29 +710,52 @@ def _publish(written: list[tuple[Path, Path]]) -> None:
         os.replace(tmp, path)
 
 
-def settle_bucket(task: BucketTask) -> tuple[BucketResult, Parts]:
-    """Settle one bucket: its result and the tables of its part files (not yet written)."""
-    persons = _worker_persons(task.work)
-    view = _worker_view(task.overrides_json)
-    files = sorted(Path(task.work).glob(f"bucket-{task.bucket:05d}*.arrow"))
-    prepared = pa.concat_tables([pa.ipc.open_file(pa.memory_map(str(f))).read_all()
-                                 for f in files]) if files else PREPARED_SCHEMA.empty_table()
-    settled = settle_table(prepared, view, persons, _worker_resolver(task.work, task.overrides_json))
+@dataclass(frozen=True)
+class SettledRows:
+    """What one call of the kernel on prepared rows of whole persons gives the outputs."""
+
+    claims: pa.Table
+    """:data:`CLAIM_OUTPUT_SCHEMA`, in settlement order."""
+    person_years: pl.DataFrame | None
+    """:data:`PERSON_YEAR_SCHEMA` (when asked for)."""
+    warnings: list[str]
+    missing: list[tuple[str, str, str]]
+    """The watch-list parameters not encoded for some person-year (their lists are empty)."""
+
+
+def settle_rows(prepared: pa.Table, work: str, overrides_json: str, person_years: bool
+                ) -> SettledRows:
+    """Settle prepared rows of whole persons (the columns of :data:`PREPARED_SCHEMA`;
+    ``row`` may be absent) with the persons and parameters of the job in ``work``: the
+    local engine calls it on each bucket, the Spark engine on each group of persons."""
+    persons = _worker_persons(work)
+    view = _worker_view(overrides_json)
+    settled = settle_table(prepared, view, persons, _worker_resolver(work, overrides_json))
     ids = persons.psn_arrow().take(arrow_ints(settled.frame["pidx"].to_numpy()))
     warnings = list(settled.warnings)
-    parts: Parts = []
-    if task.person_years:
+    years: pl.DataFrame | None = None
+    missing: list[tuple[str, str, str]] = []
+    if person_years:
         psn_no = pl.from_arrow(ids)
         assert isinstance(psn_no, pl.Series)
-        table, watch = person_year_table(settled, psn_no, view)
+        years, watch = person_year_table(settled, psn_no, view)
         warnings += [w for w in watch.warnings if w not in warnings
                      and not w.startswith(WATCH_MISSING)]
         missing = sorted(watch.missing)
-        parts.append((table, Path(task.person_years) / part_name(task.bucket)))
-    else:
-        missing = []
-    parts.append((claim_arrow(settled, ids), Path(task.out) / part_name(task.bucket)))
-    return (task.bucket, prepared.num_rows, warnings, missing), parts
+    return SettledRows(claim_arrow(settled, ids), years, warnings, missing)
+
+
+def settle_bucket(task: BucketTask) -> tuple[BucketResult, Parts]:
+    """Settle one bucket: its result and the tables of its part files (not yet written)."""
+    files = sorted(Path(task.work).glob(f"bucket-{task.bucket:05d}*.arrow"))
+    prepared = pa.concat_tables([pa.ipc.open_file(pa.memory_map(str(f))).read_all()
+                                 for f in files]) if files else PREPARED_SCHEMA.empty_table()
+    settled = settle_rows(prepared, task.work, task.overrides_json, task.person_years is not None)
+    parts: Parts = []
+    if task.person_years is not None and settled.person_years is not None:
+        parts.append((settled.person_years, Path(task.person_years) / part_name(task.bucket)))
+    parts.append((settled.claims, Path(task.out) / part_name(task.bucket)))
+    return (task.bucket, prepared.num_rows, settled.warnings, settled.missing), parts
 
 
 @_carried
@@ -804,6 +828,32 @@ class _BucketSink:
         self.writers.clear()
 
 
+STAGED_SCHEMA = pa.schema([f for f in PREPARED_SCHEMA if f.name != "row"])
+"""Staged claims (the Spark engine's input): the prepared rows without their data row
+numbers (used only in errors)."""
+STAGED_CLAIMS = "claims"
+"""The folder of staged claims (Parquet files) in a staging folder, beside the persons."""
+
+
+class StagingSink:
+    """Writes prepared rows as one Parquet file of staged claims (:data:`STAGED_SCHEMA`)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.writer: pq.ParquetWriter | None = None
+
+    def __call__(self, frame: pl.DataFrame) -> None:
+        if self.writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.writer = pq.ParquetWriter(self.path, STAGED_SCHEMA, compression="lz4")
+        table = frame.select(STAGED_SCHEMA.names).to_arrow().cast(STAGED_SCHEMA)
+        self.writer.write_table(table, row_group_size=1 << 18)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
 def settle_file(claims: Path, persons_path: Path, out: Path, *,
                 overrides: Mapping[str, Any] | None = None, chunk_rows: int = DEFAULT_CHUNK,
                 person_years: Path | None = None, workers: int | None = None,
@@ -839,10 +889,10 @@ def settle_file(claims: Path, persons_path: Path, out: Path, *,
         raise InputError("--out", f"输出目录 {out} 已存在且不是空目录", "output exists and is not empty")
     if manifest is not None and manifest.get("state") == "complete":
         return _summary(out, manifest, 0.0, time.perf_counter() - started, person_years)
-    _keep_freed_memory()
-    n_workers = _workers(workers, count_claims(claims))
+    keep_freed_memory()
+    n_workers = worker_count(workers, count_claims(claims))
     # this process works too: N processes in all
-    pool = _start_pool(n_workers - 1, overrides) if n_workers > 1 else None
+    pool = start_pool(n_workers - 1, overrides) if n_workers > 1 else None
     try:
         if manifest is None or manifest.get("state") != "staged":
             manifest = _stage_or_clean(claims, persons_path, out, view, fp, chunk_rows,
@@ -945,7 +995,7 @@ _MALLOPT = {"MALLOC_TRIM_THRESHOLD_": -1, "MALLOC_TOP_PAD_": -2, "MALLOC_MMAP_TH
 """glibc's ``mallopt`` parameter number of each of :data:`MALLOC_KEEP`'s settings."""
 
 
-def _keep_freed_memory() -> None:
+def keep_freed_memory() -> None:
     """:data:`MALLOC_KEEP` for this process (glibc only; elsewhere nothing happens)."""
     try:
         libc = ctypes.CDLL("libc.so.6")
@@ -955,7 +1005,7 @@ def _keep_freed_memory() -> None:
         libc.mallopt(_MALLOPT[name], int(value))
 
 
-def _start_pool(n_workers: int, overrides: Mapping[str, Any]) -> ProcessPoolExecutor:
+def start_pool(n_workers: int, overrides: Mapping[str, Any]) -> ProcessPoolExecutor:
     """Worker processes, started at once and reading the parameters while the main process
     reads the persons. Each runs Polars on one thread: the workers are the parallelism."""
     pool = ProcessPoolExecutor(n_workers, mp_context=get_context("spawn"))
@@ -985,7 +1035,7 @@ def _pool_workers(pool: Executor) -> int:
     return int(getattr(pool, "_max_workers", 1))
 
 
-def _workers(requested: int | None, rows: int) -> int:
+def worker_count(requested: int | None, rows: int) -> int:
     if requested is not None:
         return max(1, requested)
     if rows < 2_000_000:
@@ -1029,9 +1079,7 @@ def _stage(claims: Path, persons_path: Path, out: Path, work: Path, view: Parame
            pool: Executor | None, overrides: Mapping[str, Any]) -> dict[str, Any]:
     reporter.phase("读取人员 reading persons", None)
     persons = load_persons(persons_path)
-    persons.frame().write_ipc(work / "persons.arrow")
-    _PERSONS.clear()
-    _PERSONS[str(work)] = persons  # (this process settles chunks too)
+    stage_persons(persons, work)
     total = count_claims(claims)
     buckets = max(1, math.ceil(total / chunk_rows))
     if pool is not None and file_kind(claims) == "parquet" and \

@@ -2,11 +2,19 @@
 
 The claims are checked exactly as by the local engine (:func:`minsheng.batch.local.ingest`,
 the same vectorised checks and the same row-numbered errors; nothing is settled when a
-row is bad) and staged as Parquet with each claim's person attributes beside it. Spark then
+row is bad) and staged as Parquet, the persons beside them as an Arrow file. Spark then
 reads the staged rows, groups them by a hash of the person (``groupBy(group)``, where a
-group holds many whole persons) and calls :func:`minsheng.batch.local.settle_chunk` on each
-group through ``applyInArrow`` — the kernel the service and the local engine call — and
-writes the per-claim outputs as Parquet (money as text with two decimals).
+group holds many whole persons) and calls :func:`minsheng.batch.local.settle_rows` on each
+group through ``applyInArrow`` — what the local engine calls on each of its buckets, around
+the kernel the service calls — and writes the per-claim outputs as Parquet (money as text
+with two decimals).
+
+What travels between Spark's JVM and the Python workers is kept narrow: the staged rows hold
+only the claim's own columns (the person's id, region and categories are read from the
+persons file by the workers, by ``pidx``), and without ``--person-years`` the workers return
+the claims' outputs alone. The parts are written, like the local engine's, without
+dictionaries or statistics and uncompressed unless ``--compression`` says otherwise: the
+money texts are nearly all distinct, and a dictionary costs more to write than it saves.
 
 The session binds to 127.0.0.1, runs without its web UI and logs errors only.
 """
@@ -31,31 +39,41 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from minsheng.batch.io import PREPARED_SCHEMA, load_persons, parameter_view
+from minsheng.batch.io import file_kind, load_persons, parameter_view
 from minsheng.batch.local import (
     CLAIM_OUTPUT_SCHEMA,
+    COMPRESSIONS,
+    DEFAULT_COMPRESSION,
     PERSON_YEAR_SCHEMA,
+    STAGED_CLAIMS,
+    Ingested,
     NullReporter,
     Reporter,
+    StagingSink,
     Summary,
-    _worker_view,
-    claim_table,
     count_claims,
     ingest,
-    person_year_table,
-    settle_chunk,
+    ingest_parallel,
+    keep_freed_memory,
+    parquet_units,
+    settle_rows,
+    stage_persons,
+    start_pool,
+    worker_count,
 )
 from minsheng.batch.person_years import missing_warnings, watch_lists
 from minsheng.core.errors import InputError
 
 GROUP_ROWS = 200_000
 """About this many claims per group handed to the kernel in one call."""
-STAGED_SCHEMA = pa.schema([*PREPARED_SCHEMA, ("psn_no", pa.string()), ("region", pa.int64()),
-                           ("resident", pa.bool_()), ("categories", pa.int32())])
+SPARK_CODECS = {"none": "none", "lz4": "lz4_raw", "snappy": "snappy", "zstd": "zstd"}
+"""``--compression`` as Spark's Parquet codec names (``lz4_raw``: the LZ4 the local engine
+writes, without Hadoop's framing)."""
 
 
 def _ddl(schema: pa.Schema) -> str:
-    names = {pa.string(): "string", pa.int32(): "int", pa.int64(): "bigint"}
+    names = {pa.string(): "string", pa.int8(): "tinyint", pa.int32(): "int",
+             pa.int64(): "bigint", pa.bool_(): "boolean"}
     return ", ".join(f"{f.name} {names[f.type]}" for f in schema)
 
 
@@ -88,30 +106,6 @@ def spark_session(master: str = "local[*]", app_name: str = "minsheng-batch") ->
     return spark
 
 
-class _StagingSink:
-    """Writes validated claims with their person's attributes as one Parquet file."""
-
-    def __init__(self, path: Path, persons: Any) -> None:
-        self.path = path
-        self.persons = persons
-        self.writer: pq.ParquetWriter | None = None
-
-    def __call__(self, frame: pl.DataFrame) -> None:
-        pidx = frame["pidx"].to_numpy()
-        p = self.persons
-        staged = frame.with_columns(
-            psn_no=p.psn_no.gather(pidx), region=pl.Series(p.region[pidx]),
-            resident=pl.Series(p.resident[pidx]),
-            categories=pl.Series(p.categories[pidx].astype(np.int32)))
-        if self.writer is None:
-            self.writer = pq.ParquetWriter(self.path, STAGED_SCHEMA, compression="lz4")
-        self.writer.write_table(staged.to_arrow().cast(STAGED_SCHEMA), row_group_size=1 << 18)
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-
-
 def combined_schema() -> pa.Schema:
     """Claim outputs and person-year outputs in one schema, told apart by ``kind``."""
     fields = {f.name: f for f in CLAIM_OUTPUT_SCHEMA}
@@ -120,25 +114,21 @@ def combined_schema() -> pa.Schema:
     return pa.schema([*fields.values(), ("kind", pa.string())])
 
 
-def settle_groups(overrides_json: str, person_years: bool) -> Any:
+def settle_groups(staging: str, overrides_json: str, person_years: bool) -> Any:
     """The function ``applyInArrow`` calls on each group of whole persons.
 
-    It returns the claims' outputs (``kind`` = ``claim``) and, when ``person_years``, the
-    person-years' totals (``kind`` = ``person_year``), so that the kernel runs once."""
+    It returns the claims' outputs (:data:`CLAIM_OUTPUT_SCHEMA`) or, when ``person_years``,
+    those (``kind`` = ``claim``) and the person-years' totals (``kind`` = ``person_year``)
+    in :func:`combined_schema`, so that the kernel runs once."""
     schema = combined_schema()
 
     def run(table: pa.Table) -> pa.Table:
-        view = _worker_view(overrides_json)
-        frame = pl.from_arrow(table)
-        assert isinstance(frame, pl.DataFrame)
-        settled = settle_chunk(frame, view, None)
-        psn_no = settled.frame["psn_no"]
-        parts = [claim_table(settled, psn_no).with_columns(kind=pl.lit("claim"))]
-        if person_years:
-            years, _ = person_year_table(settled, psn_no, view)
-            parts.append(years.with_columns(kind=pl.lit("person_year")))
-        out = pl.concat(parts, how="diagonal_relaxed") if len(parts) > 1 else parts[0]
-        return _pad(out.to_arrow(), schema)
+        settled = settle_rows(table, staging, overrides_json, person_years)
+        if settled.person_years is None:
+            return settled.claims
+        claims = settled.claims.append_column("kind", pa.repeat("claim", settled.claims.num_rows))
+        years = settled.person_years.with_columns(kind=pl.lit("person_year")).to_arrow()
+        return pa.concat_tables([_pad(claims, schema), _pad(years, schema)])
 
     return run
 
@@ -160,26 +150,28 @@ def _tidy(path: Path) -> None:
 def settle_file(claims: Path, persons_path: Path, out: Path, *,
                 overrides: Mapping[str, Any] | None = None, master: str = "local[*]",
                 person_years: Path | None = None, reporter: Reporter | None = None,
-                spark: Any = None, group_rows: int = GROUP_ROWS) -> Summary:
-    """``minsheng batch settle --engine spark``."""
+                spark: Any = None, group_rows: int = GROUP_ROWS,
+                compression: str = DEFAULT_COMPRESSION, workers: int | None = None) -> Summary:
+    """``minsheng batch settle --engine spark``; ``compression`` of the Parquet parts
+    (:data:`minsheng.batch.local.COMPRESSIONS`); ``workers``: processes checking the claims
+    on this machine (as the local engine's: by default one per core from two million
+    claims)."""
     started = time.perf_counter()
     reporter = reporter or NullReporter()
     overrides = dict(overrides or {})
     view = parameter_view(overrides)
+    if compression not in COMPRESSIONS:
+        raise InputError("--compression", f"应为 {'、'.join(COMPRESSIONS)} 之一，收到 {compression!r}",
+                         f"expected one of {', '.join(COMPRESSIONS)}")
     for target, option in ((out, "--out"), (person_years, "--person-years")):
         if target is not None and target.exists() and (not target.is_dir() or any(target.iterdir())):
             raise InputError(option, f"输出目录 {target} 已存在且不是空目录", "output exists and is not empty")
-    reporter.phase("读取人员 reading persons", None)
-    persons = load_persons(persons_path)
     total = count_claims(claims)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".minsheng-spark-", dir=out.parent))
     try:
-        sink = _StagingSink(staging / "claims.parquet", persons)
-        try:
-            ingested = ingest(claims, persons, view, sink, total=total, reporter=reporter)
-        finally:
-            sink.close()
+        ingested = _stage(claims, persons_path, view, staging, overrides, total, reporter,
+                          worker_count(workers, total))
         warnings = list(ingested.warnings)
         if person_years is not None and ingested.keys:
             warnings += _watch_warnings(ingested.keys, view)
@@ -191,7 +183,8 @@ def settle_file(claims: Path, persons_path: Path, out: Path, *,
                      math.ceil(max(ingested.rows, 1) / group_rows))
         overrides_json = json.dumps(overrides, sort_keys=True)
         if ingested.rows:
-            _run(session, staging, out, person_years, groups, overrides_json)
+            _run(session, staging, out, person_years, groups, overrides_json,
+                 SPARK_CODECS[compression])
         else:
             _empty(out, CLAIM_OUTPUT_SCHEMA)
             if person_years is not None:
@@ -209,6 +202,32 @@ def settle_file(claims: Path, persons_path: Path, out: Path, *,
                     "spark_job_seconds": round(finished - job_started, 3)})
 
 
+def _stage(claims: Path, persons_path: Path, view: Any, staging: Path,
+           overrides: Mapping[str, Any], total: int, reporter: Reporter, workers: int
+           ) -> Ingested:
+    """Check the claims and stage them in ``staging`` (:data:`STAGED_CLAIMS`, the persons
+    beside them): a Parquet file of many row groups is checked in ``workers`` processes."""
+    pool = None
+    if workers > 1 and file_kind(claims) == "parquet" and \
+            len(parquet_units(claims, workers - 1)) > 1:
+        keep_freed_memory()
+        pool = start_pool(workers - 1, overrides)  # (they start while the persons are read)
+    try:
+        reporter.phase("读取人员 reading persons", None)
+        persons = load_persons(persons_path)
+        stage_persons(persons, staging)
+        if pool is not None:
+            return ingest_parallel(claims, persons, view, pool, staging, 0, overrides, reporter)
+        sink = StagingSink(staging / STAGED_CLAIMS / "claims.parquet")
+        try:
+            return ingest(claims, persons, view, sink, total=total, reporter=reporter)
+        finally:
+            sink.close()
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
 def _watch_warnings(keys: list[pl.DataFrame], view: Any) -> list[str]:
     """The watch-list parameters not encoded for the claims' regions and dates (the Spark
     workers leave those person-years' lists empty; the warning is given here)."""
@@ -219,28 +238,33 @@ def _watch_warnings(keys: list[pl.DataFrame], view: Any) -> list[str]:
 
 
 def _run(session: Any, staging: Path, out: Path, person_years: Path | None, groups: int,
-         overrides_json: str) -> None:
+         overrides_json: str, codec: str) -> None:
     from pyspark.sql import functions as F
 
-    df = session.read.parquet(str(staging))
+    df = session.read.parquet(str(staging / STAGED_CLAIMS))
     grouped = df.withColumn("__group", F.pmod(F.xxhash64("pidx"), F.lit(groups))).groupBy("__group")
-    result = grouped.applyInArrow(settle_groups(overrides_json, person_years is not None),
-                                  _ddl(combined_schema()))
-    if person_years is not None:
-        result = result.persist()
+    run = settle_groups(str(staging), overrides_json, person_years is not None)
+    if person_years is None:
+        _write(grouped.applyInArrow(run, _ddl(CLAIM_OUTPUT_SCHEMA)), out, codec)
+        return
+    result = grouped.applyInArrow(run, _ddl(combined_schema())).persist()
     try:
         for target, kind, schema in ((out, "claim", CLAIM_OUTPUT_SCHEMA),
                                      (person_years, "person_year", PERSON_YEAR_SCHEMA)):
-            if target is None:
-                continue
-            if target.exists():
-                shutil.rmtree(target)
-            (result.filter(F.col("kind") == kind).select(*schema.names)
-             .write.option("compression", "snappy").parquet(str(target)))
-            _tidy(target)
+            _write(result.filter(F.col("kind") == kind).select(*schema.names), target, codec)
     finally:
-        if person_years is not None:
-            result.unpersist()
+        result.unpersist()
+
+
+def _write(frame: Any, target: Path, codec: str) -> None:
+    """Parquet parts without dictionaries or column statistics, as the local engine writes."""
+    if target.exists():
+        shutil.rmtree(target)
+    (frame.write.option("compression", codec)
+     .option("parquet.enable.dictionary", "false")
+     .option("parquet.column.statistics.enabled", "false")
+     .parquet(str(target)))
+    _tidy(target)
 
 
 def _empty(target: Path, schema: pa.Schema) -> None:

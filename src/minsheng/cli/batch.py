@@ -56,9 +56,9 @@ def settle(
     master: str = typer.Option("local[*]", "--master", help="Spark master（--engine spark）"),
     person_years: Path | None = typer.Option(None, "--person-years", help="另存每人每年合计与监测名单的目录"),
     chunk_rows: int = typer.Option(500_000, "--chunk-rows", help="每块约多少笔结算单（整人分块）"),
-    workers: int | None = typer.Option(None, "--workers", help="本机并行进程数（默认按 CPU 核数）"),
+    workers: int | None = typer.Option(None, "--workers", help="本机并行进程数（默认按 CPU 核数；Spark 引擎只用于校验）"),
     compression: str = typer.Option("none", "--compression",
-                                    help="本机引擎输出分片的压缩：none（默认，最快）、lz4、snappy、zstd（最小）"),
+                                    help="输出分片的压缩：none（默认，最快）、lz4、snappy、zstd（最小）"),
     as_json: bool = typer.Option(False, "--json", help="以 JSON 输出摘要"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="不显示进度条"),
 ) -> None:
@@ -82,7 +82,8 @@ def settle(
 
                 summary = spark_settle(claims, persons, out_dir, overrides=overrides,
                                        master=master, person_years=person_years,
-                                       reporter=reporter)
+                                       reporter=reporter, compression=compression,
+                                       workers=workers)
     except MinshengError as exc:
         fail(exc)
     if as_json:
