@@ -6,11 +6,11 @@ seconds of the tree, and the one-minute load average before and after the run (t
 is shared: read claims per second together with the load).
 
 Usage: ``python bench/batch.py [--sizes 1000000,10000000] [--compressions none,lz4]
-[--spark-size 1000000] [--spark-masters 'local[1],local[2]'] [--data DIR] [--no-spark]``.
-Each size is settled by the local engine with its default worker processes and with one;
-``--compressions`` repeats those runs for each compression of the output parts. The Spark
-engine settles ``--spark-size`` claims once per master (``local[1]``, ``local[2]``: how its
-throughput grows with cores). Synthetic data (``minsheng synth``) are generated once per
+[--spark-sizes 1000000,10000000] [--spark-masters 'local[1],local[2]'] [--data DIR]
+[--no-spark]``. Each size is settled by the local engine with its default worker processes
+and with one; ``--compressions`` repeats those runs for each compression of the output
+parts. The Spark engine settles each of ``--spark-sizes`` once per master (``local[1]``,
+``local[2]``: how its throughput grows with cores). Synthetic data (``minsheng synth``) are generated once per
 size into ``--data`` (default: a temporary folder) and reused.
 """
 
@@ -138,7 +138,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000000,10000000")
     parser.add_argument("--compressions", default="none",
                         help="compressions of the local engine's parts, each run in turn")
-    parser.add_argument("--spark-size", type=int, default=1_000_000)
+    parser.add_argument("--spark-sizes", default="1000000,10000000",
+                        help="claims settled by Spark (each size once per master)")
     parser.add_argument("--spark-masters", default="local[1],local[2]",
                         help="Spark masters, each run in turn on the same claims")
     parser.add_argument("--data", type=Path, default=None)
@@ -154,8 +155,8 @@ def main() -> None:
                 extra = {"compression": compression}
                 settle("local", claims, persons, n, work, **extra)
                 settle("local", claims, persons, n, work, workers="1", **extra)
-        if not args.no_spark:
-            claims, persons, n = ensure_data(root, args.spark_size)
+        for size in [] if args.no_spark else [int(s) for s in args.spark_sizes.split(",") if s]:
+            claims, persons, n = ensure_data(root, size)
             for master in [m for m in args.spark_masters.split(",") if m]:
                 settle("spark", claims, persons, n, work, master=master)
     finally:
