@@ -62,7 +62,7 @@ def test_the_tasks_are_shared_between_the_pool_and_this_process() -> None:
 
     seen: list[tuple[int, str]] = []
     with ThreadPoolExecutor(1, thread_name_prefix="pool") as pool:
-        local._share(pool, work, list(range(40)), seen.append)
+        local.share(pool, work, list(range(40)), seen.append)
     assert sorted(t for t, _ in seen) == list(range(40))  # each task once
     where = {name.startswith("pool") for _, name in seen}
     assert where == {True, False}  # some in the pool, some here

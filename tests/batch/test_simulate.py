@@ -49,6 +49,17 @@ def test_the_baseline_is_what_batch_settlement_pays(
     assert summary["person_years"] == years.height
 
 
+def test_a_simulation_in_two_processes_reports_what_one_process_reports(
+        shanxi: Population, shanxi_sim: Path, tmp_path: Path) -> None:
+    run_simulation(shanxi.claims, shanxi.persons, tmp_path / "two", reform=REFORM,
+                   chunk_rows=1500, workers=2)
+    one, two = (json.loads((d / "summary.json").read_text()) for d in (shanxi_sim, tmp_path / "two"))
+    assert {k: v for k, v in one.items() if k not in ("seconds", "report")} == \
+        {k: v for k, v in two.items() if k not in ("seconds", "report")}
+    for table in sorted(p.name for p in shanxi_sim.glob("*.csv")):
+        assert rows(shanxi_sim / table) == rows(tmp_path / "two" / table), table
+
+
 def test_raising_the_minimum_allowance_ratio_raises_only_their_assistance(shanxi_sim: Path) -> None:
     by_category = {(r["insutype"], r["category"]): r for r in rows(shanxi_sim / "outlay_by_category.csv")}
     dibao = by_category[("城乡居民", "低保对象")]

@@ -229,7 +229,7 @@ class WorkerFailure(Exception):
         return MinshengError(*self.args)
 
 
-def _carried(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+def carried(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
     @functools.wraps(fn)
     def run(task: Any) -> Any:
         try:
@@ -247,7 +247,7 @@ def _result(future: Future[Any]) -> Any:
         raise exc.error() from None
 
 
-@_carried
+@carried
 def ingest_unit(task: IngestTask) -> tuple[int, npt.NDArray[np.uint64], list[BadRow], int,
                                            pl.DataFrame | None]:
     """Check some rows and spill them as prepared rows (runs in a worker process)."""
@@ -326,7 +326,7 @@ def ingest_parallel(claims_path: Path, persons: Persons, view: ParameterView, po
         results[unit] = (hashes, bad, bad_count, keys)
         reporter.advance(units[unit][3])
 
-    _share(pool, ingest_unit, tasks, done)
+    share(pool, ingest_unit, tasks, done)
     hashes_all, bad_all, keys_all = [], [], []
     bad_count = 0
     for i in range(len(units)):
@@ -745,11 +745,16 @@ def settle_rows(prepared: pa.Table, work: str, overrides_json: str, person_years
     return SettledRows(claim_arrow(settled, ids), years, warnings, missing)
 
 
+def read_bucket(work: str, bucket: int) -> pa.Table:
+    """The prepared rows spilled into one bucket (by one process or by several)."""
+    files = sorted(Path(work).glob(f"bucket-{bucket:05d}*.arrow"))
+    return pa.concat_tables([pa.ipc.open_file(pa.memory_map(str(f))).read_all()
+                             for f in files]) if files else PREPARED_SCHEMA.empty_table()
+
+
 def settle_bucket(task: BucketTask) -> tuple[BucketResult, Parts]:
     """Settle one bucket: its result and the tables of its part files (not yet written)."""
-    files = sorted(Path(task.work).glob(f"bucket-{task.bucket:05d}*.arrow"))
-    prepared = pa.concat_tables([pa.ipc.open_file(pa.memory_map(str(f))).read_all()
-                                 for f in files]) if files else PREPARED_SCHEMA.empty_table()
+    prepared = read_bucket(task.work, task.bucket)
     settled = settle_rows(prepared, task.work, task.overrides_json, task.person_years is not None)
     parts: Parts = []
     if task.person_years is not None and settled.person_years is not None:
@@ -758,7 +763,7 @@ def settle_bucket(task: BucketTask) -> tuple[BucketResult, Parts]:
     return (task.bucket, prepared.num_rows, settled.warnings, settled.missing), parts
 
 
-@_carried
+@carried
 def run_bucket(task: BucketTask) -> BucketResult:
     """Settle one bucket file and write its part file(s). Runs in a worker process."""
     result, parts = settle_bucket(task)
@@ -1043,7 +1048,7 @@ def worker_count(requested: int | None, rows: int) -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def _share(pool: Executor, fn: Callable[[Any], Any], tasks: list[Any],
+def share(pool: Executor, fn: Callable[[Any], Any], tasks: list[Any],
            done: Callable[[Any], None]) -> None:
     """Run ``fn`` on each task, in the pool's worker processes and in this process (on a
     thread of its own, so that this one keeps handing out tasks): a job on N cores needs only
@@ -1071,7 +1076,24 @@ def _share(pool: Executor, fn: Callable[[Any], Any], tasks: list[Any],
 
 def _run_parallel(tasks: list[BucketTask], pool: Executor,
                   record: Callable[[BucketResult], None]) -> None:
-    _share(pool, run_bucket, tasks, record)
+    share(pool, run_bucket, tasks, record)
+
+
+def ingest_buckets(claims: Path, persons: Persons, view: ParameterView, work: Path, buckets: int,
+                   overrides: Mapping[str, Any], reporter: Reporter, pool: Executor | None,
+                   batch_rows: int, total: int) -> Ingested:
+    """Check the claims and spill them into ``buckets`` bucket files in ``work``: in the
+    pool's processes and this one when there is a pool and the file is Parquet of more than
+    one piece, else here alone."""
+    if pool is not None and file_kind(claims) == "parquet" and \
+            len(parquet_units(claims, _pool_workers(pool))) > 1:
+        return ingest_parallel(claims, persons, view, pool, work, buckets, overrides, reporter)
+    sink = _BucketSink(work, buckets, len(persons))
+    try:
+        return ingest(claims, persons, view, sink, batch_rows=batch_rows, total=total,
+                      reporter=reporter)
+    finally:
+        sink.close()
 
 
 def _stage(claims: Path, persons_path: Path, out: Path, work: Path, view: ParameterView,
@@ -1082,17 +1104,8 @@ def _stage(claims: Path, persons_path: Path, out: Path, work: Path, view: Parame
     stage_persons(persons, work)
     total = count_claims(claims)
     buckets = max(1, math.ceil(total / chunk_rows))
-    if pool is not None and file_kind(claims) == "parquet" and \
-            len(parquet_units(claims, _pool_workers(pool))) > 1:
-        ingested = ingest_parallel(claims, persons, view, pool, work, buckets, overrides, reporter)
-    else:
-        sink = _BucketSink(work, buckets, len(persons))
-        try:
-            ingested = ingest(claims, persons, view, sink,
-                              batch_rows=min(chunk_rows, DEFAULT_CHUNK), total=total,
-                              reporter=reporter)
-        finally:
-            sink.close()
+    ingested = ingest_buckets(claims, persons, view, work, buckets, overrides, reporter, pool,
+                              min(chunk_rows, DEFAULT_CHUNK), total)
     if person_years is not None:
         if person_years.exists() and (not person_years.is_dir() or any(person_years.iterdir())):
             raise InputError("--person-years", f"输出目录 {person_years} 已存在且不是空目录",

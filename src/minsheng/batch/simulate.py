@@ -45,12 +45,21 @@ from minsheng.batch.local import (
     DEFAULT_CHUNK,
     NullReporter,
     Reporter,
-    _BucketSink,
+    Settled,
+    _worker_persons,
+    _worker_resolver,
+    _worker_view,
+    carried,
     check_parameters,
     count_claims,
-    ingest,
+    ingest_buckets,
+    read_bucket,
     segment_last,
-    settle_chunk,
+    settle_table,
+    share,
+    stage_persons,
+    start_pool,
+    worker_count,
 )
 from minsheng.batch.person_years import WATCH_MISSING, missing_warnings, watch_lists
 from minsheng.core.calculation import run
@@ -70,6 +79,86 @@ CATEGORY_LABELS = ["无救助类别", *(CATEGORIES[k] for k in PRIORITY)]
 PERCENTILES = (50, 75, 90, 95, 99)
 TARGET = "medical.financing.resident.inpatient_payment_ratio_target"
 LEVELS = (("central", "中央"), ("provincial", "省级"), ("local", "市县"))
+
+
+@dataclass(frozen=True)
+class Tally:
+    """One chunk of whole persons settled under one scenario, summed (:func:`tally`)."""
+
+    outlay: pl.DataFrame
+    """Claims and sums by ``resident``, ``category`` and ``med_type``."""
+    inpatient: dict[str, int]
+    """Residents' inpatient claims: fund payments, policy-range cost and count."""
+    burdens: npt.NDArray[np.int64]
+    """The personal burden of each person-year."""
+    watch: dict[str, int]
+    watch_missing: set[tuple[str, str, str]]
+    warnings: list[str]
+
+
+def tally(settled: Settled, view: ParameterView) -> Tally:
+    """Sum one settled chunk for the report (runs where the chunk was settled)."""
+    r = settled.result
+    frame = settled.frame
+    chosen = CATEGORY_CHOICE[settled.categories].astype(np.int8)
+    claims = pl.DataFrame({
+        "resident": settled.resident, "category": chosen,
+        "med_type": frame["med_type"], "medfee_sumamt": frame["medfee_sumamt"],
+        "inscp_scp_amt": r.inscp_scp_amt, "hifp_pay": r.hifp_pay, "hifmi_pay": r.hifmi_pay,
+        "maf_pay": r.maf_pay, "psn_part_amt": r.psn_part_amt})
+    outlay = claims.group_by(["resident", "category", "med_type"]).agg(
+        pl.len().cast(pl.Int64).alias("claims"), *[pl.col(c).sum() for c in SUMS[1:]])
+    inpatient_rows = settled.resident & (frame["med_type"].to_numpy() == 21)
+    inpatient = {k: int(getattr(r, k)[inpatient_rows].sum())
+                 for k in ("hifp_pay", "hifmi_pay", "maf_pay", "inscp_scp_amt")}
+    inpatient["claims"] = int(inpatient_rows.sum())
+    burden = r.after.columns["psn_part_amt"].copy()
+    last = segment_last(r)
+    day = frame["t"].to_numpy()[last] // SECONDS_PER_DAY
+    watch = watch_lists(settled.region[last], settled.categories[last], day, burden, view)
+    notes = [w for w in watch.warnings if not w.startswith(WATCH_MISSING)]
+    return Tally(outlay, inpatient, burden, watch.counts(), set(watch.missing),
+                 list(dict.fromkeys([*settled.warnings, *notes])))
+
+
+@dataclass(frozen=True)
+class BucketTally:
+    """What a worker gives back for one bucket: both scenarios' tallies and a sample of
+    the claims' days (for the simulation's year)."""
+
+    bucket: int
+    rows: int
+    days: npt.NDArray[np.int64]
+    tallies: tuple[Tally, ...]
+
+
+@dataclass(frozen=True)
+class SimulationTask:
+    bucket: int
+    work: str
+    scenarios: tuple[str, ...]
+    """Each scenario's overrides as JSON."""
+
+
+def tally_bucket(task: SimulationTask) -> BucketTally:
+    """Settle one bucket under every scenario and sum it."""
+    prepared = read_bucket(task.work, task.bucket)
+    persons = _worker_persons(task.work)
+    tallies = []
+    settled = None
+    for overrides_json in task.scenarios:
+        view = _worker_view(overrides_json)
+        settled = settle_table(prepared, view, persons, _worker_resolver(task.work, overrides_json))
+        tallies.append(tally(settled, view))
+    t = settled.frame["t"].to_numpy() if settled is not None else np.zeros(0, np.int64)
+    return BucketTally(task.bucket, prepared.num_rows,
+                       t[:: max(1, len(t) // 1000)] // SECONDS_PER_DAY, tuple(tallies))
+
+
+@carried
+def simulate_bucket(task: SimulationTask) -> BucketTally:
+    """:func:`tally_bucket` in a worker process."""
+    return tally_bucket(task)
 
 
 @dataclass
@@ -92,31 +181,16 @@ class Scenario:
     target: list[dict[str, Any]] = field(default_factory=list)
     watch_missing: set[tuple[str, str, str]] = field(default_factory=set)
 
-    def add(self, settled: Any) -> None:
-        r = settled.result
-        chosen = CATEGORY_CHOICE[settled.categories].astype(np.int8)
-        claims = pl.DataFrame({
-            "resident": settled.resident, "category": chosen,
-            "med_type": settled.frame["med_type"], "medfee_sumamt": settled.frame["medfee_sumamt"],
-            "inscp_scp_amt": r.inscp_scp_amt, "hifp_pay": r.hifp_pay, "hifmi_pay": r.hifmi_pay,
-            "maf_pay": r.maf_pay, "psn_part_amt": r.psn_part_amt})
-        self.parts.append(claims.group_by(["resident", "category", "med_type"]).agg(
-            pl.len().cast(pl.Int64).alias("claims"),
-            *[pl.col(c).sum() for c in SUMS[1:]]))
-        inpatient = settled.resident & (settled.frame["med_type"].to_numpy() == 21)
-        for k in ("hifp_pay", "hifmi_pay", "maf_pay", "inscp_scp_amt"):
-            self.inpatient[k] += int(getattr(r, k)[inpatient].sum())
-        self.inpatient["claims"] += int(inpatient.sum())
-        burden = r.after.columns["psn_part_amt"]
-        self.burdens.append(burden.copy())
-        last = segment_last(r)
-        day = settled.frame["t"].to_numpy()[last] // SECONDS_PER_DAY
-        watch = watch_lists(settled.region[last], settled.categories[last], day, burden, self.view)
-        for k, v in watch.counts().items():
-            self.watch[k] = self.watch.get(k, 0) + v
-        self.watch_missing |= watch.missing
-        notes = [w for w in watch.warnings if not w.startswith(WATCH_MISSING)]
-        self.warnings.extend(w for w in [*settled.warnings, *notes] if w not in self.warnings)
+    def add(self, t: Tally) -> None:
+        """Merge one chunk's tally (chunks are merged in bucket order)."""
+        self.parts.append(t.outlay)
+        for k, v in t.inpatient.items():
+            self.inpatient[k] += v
+        self.burdens.append(t.burdens)
+        for k, n in t.watch.items():
+            self.watch[k] = self.watch.get(k, 0) + n
+        self.watch_missing |= t.watch_missing
+        self.warnings.extend(w for w in t.warnings if w not in self.warnings)
 
     def finish(self) -> None:
         if self.parts:
@@ -209,43 +283,58 @@ def _pct(ratio: Fraction | None) -> str | None:
 
 def run_simulation(claims: Path, persons_path: Path, out: Path, *,
                    baseline: Mapping[str, Any] | None = None, reform: Mapping[str, Any],
-                   chunk_rows: int = DEFAULT_CHUNK, reporter: Reporter | None = None) -> Simulation:
-    """``minsheng simulate`` (see the module docstring); writes the report and CSV tables."""
+                   chunk_rows: int = DEFAULT_CHUNK, reporter: Reporter | None = None,
+                   workers: int | None = None) -> Simulation:
+    """``minsheng simulate`` (see the module docstring); writes the report and CSV tables.
+
+    ``workers`` processes (default as ``batch settle``: one per core from two million
+    claims) check the claims and settle the chunks; the sums are merged in chunk order, so
+    the report is the same whatever the number of processes."""
     started = time.perf_counter()
     reporter = reporter or NullReporter()
     scenarios = [Scenario("baseline", "基线", dict(baseline or {}), parameter_view(baseline or {})),
                  Scenario("reform", "改革方案", dict(reform), parameter_view(reform))]
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InputError("--out", f"输出目录 {out} 已存在且不是空目录", "output exists and is not empty")
-    reporter.phase("读取人员 reading persons", None)
-    persons = load_persons(persons_path)
     total = count_claims(claims)
     buckets = max(1, math.ceil(total / chunk_rows))
+    n_workers = worker_count(workers, total)
+    pool = start_pool(n_workers - 1, scenarios[0].overrides) if n_workers > 1 else None
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".minsheng-simulate-", dir=out.parent))
     try:
-        sink = _BucketSink(work, buckets, len(persons))
-        try:
-            ingested = ingest(claims, persons, scenarios[0].view, sink,
-                              batch_rows=min(chunk_rows, DEFAULT_CHUNK), total=total,
-                              reporter=reporter)
-        finally:
-            sink.close()
+        reporter.phase("读取人员 reading persons", None)
+        persons = load_persons(persons_path)
+        stage_persons(persons, work)
+        ingested = ingest_buckets(claims, persons, scenarios[0].view, work, buckets,
+                                  scenarios[0].overrides, reporter, pool,
+                                  min(chunk_rows, DEFAULT_CHUNK), total)
         scenarios[0].warnings.extend(ingested.warnings)
         scenarios[1].warnings.extend(check_parameters(ingested.keys, scenarios[1].view))
         reporter.phase("模拟结算 settling baseline and reform", ingested.rows)
-        days: list[npt.NDArray[np.int64]] = []
-        for b in range(buckets):
-            path = work / f"bucket-{b:05d}.arrow"
-            if not path.exists():
-                continue
-            frame = pl.read_ipc(path)
-            days.append(frame["t"].to_numpy()[:: max(1, frame.height // 1000)] // SECONDS_PER_DAY)
-            for s in scenarios:
-                s.add(settle_chunk(frame, s.view, persons))
-            reporter.advance(frame.height)
+        views = tuple(json.dumps(s.overrides, sort_keys=True) for s in scenarios)
+        tasks = [SimulationTask(b, str(work), views) for b in range(buckets)]
+        results: dict[int, BucketTally] = {}
+
+        def done(result: BucketTally) -> None:
+            results[result.bucket] = result
+            reporter.advance(result.rows)
+
+        if pool is None:
+            for task in tasks:
+                done(tally_bucket(task))
+        else:
+            share(pool, simulate_bucket, tasks, done)
     finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
         shutil.rmtree(work, ignore_errors=True)
+    days = []
+    for b in range(buckets):
+        if results[b].rows:
+            days.append(results[b].days)
+            for s, t in zip(scenarios, results[b].tallies, strict=True):
+                s.add(t)
     for s in scenarios:
         s.finish()
     year = _main_year(days)

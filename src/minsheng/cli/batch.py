@@ -56,7 +56,7 @@ def settle(
     master: str = typer.Option("local[*]", "--master", help="Spark master（--engine spark）"),
     person_years: Path | None = typer.Option(None, "--person-years", help="另存每人每年合计与监测名单的目录"),
     chunk_rows: int = typer.Option(500_000, "--chunk-rows", help="每块约多少笔结算单（整人分块）"),
-    workers: int | None = typer.Option(None, "--workers", help="本机并行进程数（默认按 CPU 核数；Spark 引擎只用于校验）"),
+    workers: int | None = typer.Option(None, "--workers", help="本机并行进程数（默认按核数；Spark 引擎只用于校验）"),
     compression: str = typer.Option("none", "--compression",
                                     help="输出分片的压缩：none（默认，最快）、lz4、snappy、zstd（最小）"),
     as_json: bool = typer.Option(False, "--json", help="以 JSON 输出摘要"),
@@ -159,6 +159,7 @@ def simulate(
     baseline: Path | None = typer.Option(None, "--baseline", help="基线：参数假设值 JSON（默认现行参数）"),
     out_dir: Path = typer.Option(..., "--out", help="输出目录（report.html 与 CSV 表）"),
     chunk_rows: int = typer.Option(500_000, "--chunk-rows", help="每块约多少笔结算单"),
+    workers: int | None = typer.Option(None, "--workers", help="本机并行进程数（默认按 CPU 核数）"),
     as_json: bool = typer.Option(False, "--json", help="以 JSON 输出摘要"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="不显示进度条"),
 ) -> None:
@@ -171,7 +172,7 @@ def simulate(
         with _progress(quiet) as progress:
             result = run_simulation(claims, persons, out_dir, baseline=base_params,
                                     reform=reform_params, chunk_rows=chunk_rows,
-                                    reporter=RichReporter(progress))
+                                    reporter=RichReporter(progress), workers=workers)
     except MinshengError as exc:
         fail(exc)
     if as_json:
