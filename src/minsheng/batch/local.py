@@ -251,8 +251,8 @@ def _result(future: Future[Any]) -> Any:
 def ingest_unit(task: IngestTask) -> tuple[int, npt.NDArray[np.uint64], list[BadRow], int,
                                            pl.DataFrame | None]:
     """Check some rows and spill them as prepared rows (runs in a worker process)."""
-    persons = _worker_persons(task.work)
-    view = _worker_view(task.overrides_json)
+    persons = worker_persons(task.work)
+    view = worker_view(task.overrides_json)
     try:
         frame = pl.scan_parquet(task.path).select(CLAIM_COLUMNS).slice(task.offset,
                                                                         task.rows).collect()
@@ -655,7 +655,8 @@ def stage_persons(persons: Persons, work: Path) -> None:
     _PERSONS[str(work)] = persons
 
 
-def _worker_persons(work: str) -> Persons:
+def worker_persons(work: str) -> Persons:
+    """The persons of the job staged in ``work``, read once per process."""
     persons = _PERSONS.get(work)
     if persons is None:
         persons = Persons.from_frame(pl.read_ipc(Path(work) / PERSONS_FILE))
@@ -665,15 +666,16 @@ def _worker_persons(work: str) -> Persons:
 
 
 @cache
-def _worker_view(overrides_json: str) -> ParameterView:
+def worker_view(overrides_json: str) -> ParameterView:
+    """The parameters with the job's overrides (JSON), made once per process."""
     return parameter_view(json.loads(overrides_json))
 
 
 @functools.lru_cache(maxsize=2)
-def _worker_resolver(work: str, overrides_json: str) -> ParameterResolver:
+def worker_resolver(work: str, overrides_json: str) -> ParameterResolver:
     """One resolver per job in each process: each term is read once for all its chunks (and
     its warnings are the job's own)."""
-    return parameter_resolver(_worker_view(overrides_json))
+    return parameter_resolver(worker_view(overrides_json))
 
 
 def _write_parquet(frame: pl.DataFrame | pa.Table, path: Path, meta: str) -> None:
@@ -728,9 +730,9 @@ def settle_rows(prepared: pa.Table, work: str, overrides_json: str, person_years
     """Settle prepared rows of whole persons (the columns of :data:`PREPARED_SCHEMA`;
     ``row`` may be absent) with the persons and parameters of the job in ``work``: the
     local engine calls it on each bucket, the Spark engine on each group of persons."""
-    persons = _worker_persons(work)
-    view = _worker_view(overrides_json)
-    settled = settle_table(prepared, view, persons, _worker_resolver(work, overrides_json))
+    persons = worker_persons(work)
+    view = worker_view(overrides_json)
+    settled = settle_table(prepared, view, persons, worker_resolver(work, overrides_json))
     ids = persons.psn_arrow().take(arrow_ints(settled.frame["pidx"].to_numpy()))
     warnings = list(settled.warnings)
     years: pl.DataFrame | None = None
@@ -1032,7 +1034,7 @@ def start_pool(n_workers: int, overrides: Mapping[str, Any]) -> ProcessPoolExecu
 
 def _warm(overrides_json: str) -> None:
     with contextlib.suppress(MinshengError):  # (reported where the parameters are used)
-        _worker_view(overrides_json)
+        worker_view(overrides_json)
 
 
 def _pool_workers(pool: Executor) -> int:

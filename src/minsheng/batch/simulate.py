@@ -46,9 +46,6 @@ from minsheng.batch.local import (
     NullReporter,
     Reporter,
     Settled,
-    _worker_persons,
-    _worker_resolver,
-    _worker_view,
     carried,
     check_parameters,
     count_claims,
@@ -60,6 +57,9 @@ from minsheng.batch.local import (
     stage_persons,
     start_pool,
     worker_count,
+    worker_persons,
+    worker_resolver,
+    worker_view,
 )
 from minsheng.batch.person_years import WATCH_MISSING, missing_warnings, watch_lists
 from minsheng.core.calculation import run
@@ -143,12 +143,12 @@ class SimulationTask:
 def tally_bucket(task: SimulationTask) -> BucketTally:
     """Settle one bucket under every scenario and sum it."""
     prepared = read_bucket(task.work, task.bucket)
-    persons = _worker_persons(task.work)
+    persons = worker_persons(task.work)
     tallies = []
     settled = None
     for overrides_json in task.scenarios:
-        view = _worker_view(overrides_json)
-        settled = settle_table(prepared, view, persons, _worker_resolver(task.work, overrides_json))
+        view = worker_view(overrides_json)
+        settled = settle_table(prepared, view, persons, worker_resolver(task.work, overrides_json))
         tallies.append(tally(settled, view))
     t = settled.frame["t"].to_numpy() if settled is not None else np.zeros(0, np.int64)
     return BucketTally(task.bucket, prepared.num_rows,
