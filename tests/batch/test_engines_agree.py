@@ -134,3 +134,10 @@ def test_where_the_watch_list_is_not_encoded_it_is_left_empty_with_one_warning(
     missing = [w for w in summary.warnings if w.startswith("监测名单未计算")]
     assert len(missing) == 1
     assert "medical.monitoring." in missing[0] and "220102" in missing[0]
+
+
+def test_spark_spreads_the_groups_of_persons_over_two_partitions_per_core() -> None:
+    assert spark_engine.layout(1_000_000, 2) == (4, 16)  # four groups per partition at least
+    assert spark_engine.layout(10_000_000, 2) == (4, 50)  # groups of at most 200,000 claims
+    assert spark_engine.layout(10_000_000, 64) == (128, 512)
+    assert spark_engine.layout(0, 1) == (2, 8)

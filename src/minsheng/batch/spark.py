@@ -65,7 +65,18 @@ from minsheng.batch.person_years import missing_warnings, watch_lists
 from minsheng.core.errors import InputError
 
 GROUP_ROWS = 200_000
-"""About this many claims per group handed to the kernel in one call."""
+"""At most about this many claims per group handed to the kernel in one call."""
+GROUPS_PER_PARTITION = 4
+"""Groups of persons per shuffle partition, at least: groups fall into partitions by a hash,
+so with about one group per partition some tasks would get two or three and others none."""
+
+
+def layout(rows: int, cores: int, group_rows: int = GROUP_ROWS) -> tuple[int, int]:
+    """Shuffle partitions and groups of persons for ``rows`` claims on ``cores`` task slots:
+    two partitions per slot (tasks of uneven length even out), each with at least
+    :data:`GROUPS_PER_PARTITION` groups, and groups of at most about ``group_rows`` claims."""
+    partitions = 2 * max(1, cores)
+    return partitions, max(GROUPS_PER_PARTITION * partitions, math.ceil(max(rows, 1) / group_rows))
 SPARK_CODECS = {"none": "none", "lz4": "lz4_raw", "snappy": "snappy", "zstd": "zstd"}
 """``--compression`` as Spark's Parquet codec names (``lz4_raw``: the LZ4 the local engine
 writes, without Hadoop's framing)."""
@@ -93,7 +104,6 @@ def spark_session(master: str = "local[*]", app_name: str = "minsheng-batch") ->
              .config("spark.ui.showConsoleProgress", "false")
              .config("spark.driver.host", "127.0.0.1")
              .config("spark.driver.bindAddress", "127.0.0.1")
-             .config("spark.sql.shuffle.partitions", "8")
              .config("spark.sql.adaptive.enabled", "true")
              # the groups of persons stay in their shuffle partitions: merged into one
              # (adaptive coalescing of small partitions), they would run on one core
@@ -179,8 +189,9 @@ def settle_file(claims: Path, persons_path: Path, out: Path, *,
         reporter.phase("Spark 结算 settling", ingested.rows)
         session = spark or spark_session(master)
         job_started = time.perf_counter()
-        groups = max(2 * session.sparkContext.defaultParallelism,
-                     math.ceil(max(ingested.rows, 1) / group_rows))
+        partitions, groups = layout(ingested.rows, session.sparkContext.defaultParallelism,
+                                    group_rows)
+        session.conf.set("spark.sql.shuffle.partitions", str(partitions))
         overrides_json = json.dumps(overrides, sort_keys=True)
         if ingested.rows:
             _run(session, staging, out, person_years, groups, overrides_json,
