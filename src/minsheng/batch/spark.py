@@ -64,6 +64,9 @@ from minsheng.batch.local import (
 from minsheng.batch.person_years import missing_warnings, watch_lists
 from minsheng.core.errors import InputError
 
+SPARK_CODECS = {"none": "none", "lz4": "lz4_raw", "snappy": "snappy", "zstd": "zstd"}
+"""``--compression`` as Spark's Parquet codec names (``lz4_raw``: the LZ4 the local engine
+writes, without Hadoop's framing)."""
 GROUP_ROWS = 200_000
 """At most about this many claims per group handed to the kernel in one call."""
 GROUPS_PER_PARTITION = 4
@@ -77,14 +80,10 @@ def layout(rows: int, cores: int, group_rows: int = GROUP_ROWS) -> tuple[int, in
     :data:`GROUPS_PER_PARTITION` groups, and groups of at most about ``group_rows`` claims."""
     partitions = 2 * max(1, cores)
     return partitions, max(GROUPS_PER_PARTITION * partitions, math.ceil(max(rows, 1) / group_rows))
-SPARK_CODECS = {"none": "none", "lz4": "lz4_raw", "snappy": "snappy", "zstd": "zstd"}
-"""``--compression`` as Spark's Parquet codec names (``lz4_raw``: the LZ4 the local engine
-writes, without Hadoop's framing)."""
 
 
 def _ddl(schema: pa.Schema) -> str:
-    names = {pa.string(): "string", pa.int8(): "tinyint", pa.int32(): "int",
-             pa.int64(): "bigint", pa.bool_(): "boolean"}
+    names = {pa.string(): "string", pa.int32(): "int", pa.int64(): "bigint"}
     return ", ".join(f"{f.name} {names[f.type]}" for f in schema)
 
 
