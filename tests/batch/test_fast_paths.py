@@ -173,7 +173,7 @@ def test_the_settlement_order_is_by_person_time_and_setl_id(persons: int, second
     frame = pl.DataFrame({
         "pidx": rng.integers(0, persons, n), "t": rng.integers(1_672_531_200, 1_672_531_200 + seconds, n),
         "setl_id": [f"C{i:06d}" for i in rng.permutation(n)], "row": np.arange(n)})
-    assert local.settlement_sorted(frame).equals(frame.sort(["pidx", "t", "setl_id"]))
+    assert frame[local.settlement_order(frame)].equals(frame.sort(["pidx", "t", "setl_id"]))
 
 
 @pytest.mark.parametrize(("dtype", "values", "fen", "problems"), [

@@ -403,22 +403,6 @@ class Settled:
     """``setl_id`` in settlement order when ``frame`` does not hold it (:func:`settle_table`)."""
 
 
-def settle_chunk(frame: pl.DataFrame, view: ParameterView, persons: Persons,
-                 resolver: ParameterResolver | None = None) -> Settled:
-    """Settle prepared rows of whole persons with the kernel, each claim with its person's
-    ``region``, ``resident`` and ``categories`` from ``persons`` (by ``pidx``).
-    ``resolver`` (made for ``view``) keeps the terms read for earlier chunks."""
-    frame = settlement_sorted(frame)
-    pidx = frame["pidx"].to_numpy()
-    region, resident = persons.region[pidx], persons.resident[pidx]
-    categories = persons.categories[pidx]
-    columns = {n: frame[n].to_numpy() for n in ("t", "med_type", "hosp_lv", "in_province",
-                                                 *AMOUNTS)}
-    result, warnings = _settle_sorted(pidx, columns, region, resident, categories, view,
-                                      resolver)
-    return Settled(frame, region, resident, categories, result, warnings)
-
-
 def _settle_sorted(pidx: I64, columns: Mapping[str, npt.NDArray[Any]], region: I64,
                    resident: npt.NDArray[np.bool_], categories: npt.NDArray[np.uint16],
                    view: ParameterView, resolver: ParameterResolver | None
@@ -436,8 +420,10 @@ def _settle_sorted(pidx: I64, columns: Mapping[str, npt.NDArray[Any]], region: I
 
 def settle_table(table: pa.Table, view: ParameterView, persons: Persons,
                  resolver: ParameterResolver | None = None) -> Settled:
-    """:func:`settle_chunk` on prepared rows read from the bucket files as Arrow tables: the
-    columns go to numpy and ``setl_id`` stays Arrow text (no conversion to Polars and back).
+    """Settle prepared rows of whole persons (an Arrow table, in any order) with the kernel,
+    each claim with its person's ``region``, ``resident`` and ``categories`` from ``persons``
+    (by ``pidx``); ``resolver`` (made for ``view``) keeps the terms read for earlier chunks.
+    The columns go to numpy and ``setl_id`` stays Arrow text.
 
     ``frame`` of the result holds the numeric prepared columns in settlement order; the
     texts are in ``setl_id``."""
@@ -463,15 +449,9 @@ def settle_table(table: pa.Table, view: ParameterView, persons: Persons,
                    setl_id)
 
 
-def settlement_sorted(frame: pl.DataFrame) -> pl.DataFrame:
-    """Prepared rows in settlement order: by person, ``setl_time``, then ``setl_id`` as text."""
-    if frame.n_chunks() > 1:
-        frame = frame.rechunk()  # (a gather on one buffer per column is much faster)
-    return frame[settlement_order(frame)]
-
-
 def settlement_order(frame: pl.DataFrame) -> npt.NDArray[np.intp]:
-    """The permutation putting prepared rows in settlement order (see :func:`settlement_sorted`).
+    """The permutation putting prepared rows in settlement order: by person, ``setl_time``,
+    then ``setl_id`` as text.
 
     Person and time are packed with the row's position into one 64-bit key when they fit
     (one fast value sort), else sorted with ``lexsort``; rows alike in person and time are
