@@ -10,8 +10,8 @@ Usage: ``python bench/batch.py [--sizes 1000000,10000000] [--compressions none,l
 [--no-spark]``. Each size is settled by the local engine with its default worker processes
 and with one; ``--compressions`` repeats those runs for each compression of the output
 parts. The Spark engine settles each of ``--spark-sizes`` once per master (``local[1]``,
-``local[2]``: how its throughput grows with cores). Synthetic data (``minsheng synth``) are generated once per
-size into ``--data`` (default: a temporary folder) and reused.
+``local[2]``: how its throughput grows with cores). Synthetic data (``minsheng synth``) are
+generated once per size into ``--data`` (default: a temporary folder) and reused.
 """
 
 from __future__ import annotations
