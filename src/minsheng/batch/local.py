@@ -1064,13 +1064,16 @@ def _run_parallel(tasks: list[BucketTask], pool: Executor,
 def ingest_buckets(claims: Path, persons: Persons, view: ParameterView, work: Path, buckets: int,
                    overrides: Mapping[str, Any], reporter: Reporter, pool: Executor | None,
                    batch_rows: int, total: int) -> Ingested:
-    """Check the claims and spill them into ``buckets`` bucket files in ``work``: in the
-    pool's processes and this one when there is a pool and the file is Parquet of more than
-    one piece, else here alone."""
+    """Check the claims and spill them into ``buckets`` bucket files in ``work`` (0: stage
+    them as Parquet files in ``work / STAGED_CLAIMS``, for Spark): in the pool's processes
+    and this one when there is a pool and the file is Parquet of more than one piece, else
+    here alone."""
     if pool is not None and file_kind(claims) == "parquet" and \
             len(parquet_units(claims, _pool_workers(pool))) > 1:
         return ingest_parallel(claims, persons, view, pool, work, buckets, overrides, reporter)
-    sink = _BucketSink(work, buckets, len(persons))
+    sink: _BucketSink | StagingSink = (
+        _BucketSink(work, buckets, len(persons)) if buckets
+        else StagingSink(work / STAGED_CLAIMS / "claims.parquet"))
     try:
         return ingest(claims, persons, view, sink, batch_rows=batch_rows, total=total,
                       reporter=reporter)

@@ -43,19 +43,17 @@ from minsheng.batch.io import file_kind, load_persons, parameter_view
 from minsheng.batch.local import (
     CLAIM_OUTPUT_SCHEMA,
     COMPRESSIONS,
+    DEFAULT_CHUNK,
     DEFAULT_COMPRESSION,
     PERSON_YEAR_SCHEMA,
     STAGED_CLAIMS,
     Ingested,
     NullReporter,
     Reporter,
-    StagingSink,
     Summary,
     count_claims,
-    ingest,
-    ingest_parallel,
+    ingest_buckets,
     keep_freed_memory,
-    parquet_units,
     settle_rows,
     stage_persons,
     start_pool,
@@ -216,23 +214,17 @@ def _stage(claims: Path, persons_path: Path, view: Any, staging: Path,
            overrides: Mapping[str, Any], total: int, reporter: Reporter, workers: int
            ) -> Ingested:
     """Check the claims and stage them in ``staging`` (:data:`STAGED_CLAIMS`, the persons
-    beside them): a Parquet file of many row groups is checked in ``workers`` processes."""
+    beside them), a Parquet file in ``workers`` processes as the local engine checks it."""
     pool = None
-    if workers > 1 and file_kind(claims) == "parquet" and \
-            len(parquet_units(claims, workers - 1)) > 1:
+    if workers > 1 and file_kind(claims) == "parquet":
         keep_freed_memory()
         pool = start_pool(workers - 1, overrides)  # (they start while the persons are read)
     try:
         reporter.phase("读取人员 reading persons", None)
         persons = load_persons(persons_path)
         stage_persons(persons, staging)
-        if pool is not None:
-            return ingest_parallel(claims, persons, view, pool, staging, 0, overrides, reporter)
-        sink = StagingSink(staging / STAGED_CLAIMS / "claims.parquet")
-        try:
-            return ingest(claims, persons, view, sink, total=total, reporter=reporter)
-        finally:
-            sink.close()
+        return ingest_buckets(claims, persons, view, staging, 0, overrides, reporter, pool,
+                              DEFAULT_CHUNK, total)
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
