@@ -91,9 +91,11 @@ def test_spark_settles_claims_checked_in_two_processes_as_the_local_engine_does(
     with pytest.raises(InputError, match="--compression"):
         spark_engine.settle_file(shanxi.claims, shanxi.persons, tmp_path / "x", spark=spark,
                                  compression="gzip")
+    partitions = spark.conf.get("spark.sql.shuffle.partitions")
     spark_engine.settle_file(shanxi.claims, shanxi.persons, tmp_path / "spark", spark=spark,
                              compression="zstd", workers=2)
     assert read_output(tmp_path / "local").equals(read_output(tmp_path / "spark"))
+    assert spark.conf.get("spark.sql.shuffle.partitions") == partitions  # the session as it was
     parts = list((tmp_path / "spark").iterdir())
     assert parts and all(p.suffix == ".parquet" for p in parts)
     assert {pq.ParquetFile(p).metadata.row_group(0).column(2).compression for p in parts} == {"ZSTD"}

@@ -188,10 +188,9 @@ def settle_file(claims: Path, persons_path: Path, out: Path, *,
         job_started = time.perf_counter()
         partitions, groups = layout(ingested.rows, session.sparkContext.defaultParallelism,
                                     group_rows)
-        session.conf.set("spark.sql.shuffle.partitions", str(partitions))
         overrides_json = json.dumps(overrides, sort_keys=True)
         if ingested.rows:
-            _run(session, staging, out, person_years, groups, overrides_json,
+            _run(session, staging, out, person_years, (partitions, groups), overrides_json,
                  SPARK_CODECS[compression])
         else:
             _empty(out, CLAIM_OUTPUT_SCHEMA)
@@ -239,12 +238,17 @@ def _watch_warnings(keys: list[pl.DataFrame], view: Any) -> list[str]:
     return missing_warnings(watch.missing)
 
 
-def _run(session: Any, staging: Path, out: Path, person_years: Path | None, groups: int,
-         overrides_json: str, codec: str) -> None:
+def _run(session: Any, staging: Path, out: Path, person_years: Path | None,
+         shape: tuple[int, int], overrides_json: str, codec: str) -> None:
+    """``shape``: shuffle partitions and groups of persons (:func:`layout`). The claims are
+    shuffled once, into those partitions by group (the grouping keeps that partitioning;
+    the session's ``spark.sql.shuffle.partitions`` is left as it is)."""
     from pyspark.sql import functions as F
 
+    partitions, groups = shape
     df = session.read.parquet(str(staging / STAGED_CLAIMS))
-    grouped = df.withColumn("__group", F.pmod(F.xxhash64("pidx"), F.lit(groups))).groupBy("__group")
+    grouped = (df.withColumn("__group", F.pmod(F.xxhash64("pidx"), F.lit(groups)))
+               .repartition(partitions, "__group").groupBy("__group"))
     run = settle_groups(str(staging), overrides_json, person_years is not None)
     if person_years is None:
         _write(grouped.applyInArrow(run, _ddl(CLAIM_OUTPUT_SCHEMA)), out, codec)
