@@ -36,7 +36,7 @@ import os
 import shutil
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import (
     FIRST_COMPLETED,
     Executor,
@@ -876,20 +876,13 @@ def settle_file(claims: Path, persons_path: Path, out: Path, *,
         raise InputError("--out", f"输出目录 {out} 已存在且不是空目录", "output exists and is not empty")
     if manifest is not None and manifest.get("state") == "complete":
         return _summary(out, manifest, 0.0, time.perf_counter() - started, person_years)
-    keep_freed_memory()
-    n_workers = worker_count(workers, count_claims(claims))
-    # this process works too: N processes in all
-    pool = start_pool(n_workers - 1, overrides) if n_workers > 1 else None
-    try:
+    with worker_pool(worker_count(workers, count_claims(claims)), overrides) as pool:
         if manifest is None or manifest.get("state") != "staged":
             manifest = _stage_or_clean(claims, persons_path, out, view, fp, chunk_rows,
                                        person_years, reporter, pool, overrides)
         staged = time.perf_counter()
         _settle_buckets(manifest, out, overrides, person_years, reporter, pool, after_chunk,
                         compression)
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
     manifest["state"] = "complete"
     shutil.rmtree(out / WORK, ignore_errors=True)
     if person_years is not None:
@@ -982,7 +975,7 @@ _MALLOPT = {"MALLOC_TRIM_THRESHOLD_": -1, "MALLOC_TOP_PAD_": -2, "MALLOC_MMAP_TH
 """glibc's ``mallopt`` parameter number of each of :data:`MALLOC_KEEP`'s settings."""
 
 
-def keep_freed_memory() -> None:
+def _keep_freed_memory() -> None:
     """:data:`MALLOC_KEEP` for this process (glibc only; elsewhere nothing happens)."""
     try:
         libc = ctypes.CDLL("libc.so.6")
@@ -992,7 +985,7 @@ def keep_freed_memory() -> None:
         libc.mallopt(_MALLOPT[name], int(value))
 
 
-def start_pool(n_workers: int, overrides: Mapping[str, Any]) -> ProcessPoolExecutor:
+def _start_pool(n_workers: int, overrides: Mapping[str, Any]) -> ProcessPoolExecutor:
     """Worker processes, started at once and reading the parameters while the main process
     reads the persons. Each runs Polars on one thread: the workers are the parallelism."""
     pool = ProcessPoolExecutor(n_workers, mp_context=get_context("spawn"))
@@ -1010,6 +1003,21 @@ def start_pool(n_workers: int, overrides: Mapping[str, Any]) -> ProcessPoolExecu
             else:
                 os.environ[k] = v
     return pool
+
+
+@contextlib.contextmanager
+def worker_pool(processes: int, overrides: Mapping[str, Any]
+                ) -> Iterator[ProcessPoolExecutor | None]:
+    """``processes`` in all for a job: this one (which works too, :func:`share`) and
+    ``processes − 1`` worker processes (none for one), shut down on leaving; freed memory is
+    kept for reuse (:func:`_keep_freed_memory`)."""
+    _keep_freed_memory()
+    pool = _start_pool(processes - 1, overrides) if processes > 1 else None
+    try:
+        yield pool
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _warm(overrides_json: str) -> None:

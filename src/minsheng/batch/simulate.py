@@ -55,9 +55,9 @@ from minsheng.batch.local import (
     settle_table,
     share,
     stage_persons,
-    start_pool,
     worker_count,
     worker_persons,
+    worker_pool,
     worker_resolver,
     worker_view,
 )
@@ -298,36 +298,33 @@ def run_simulation(claims: Path, persons_path: Path, out: Path, *,
         raise InputError("--out", f"输出目录 {out} 已存在且不是空目录", "output exists and is not empty")
     total = count_claims(claims)
     buckets = max(1, math.ceil(total / chunk_rows))
-    n_workers = worker_count(workers, total)
-    pool = start_pool(n_workers - 1, scenarios[0].overrides) if n_workers > 1 else None
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".minsheng-simulate-", dir=out.parent))
     try:
-        reporter.phase("读取人员 reading persons", None)
-        persons = load_persons(persons_path)
-        stage_persons(persons, work)
-        ingested = ingest_buckets(claims, persons, scenarios[0].view, work, buckets,
-                                  scenarios[0].overrides, reporter, pool,
-                                  min(chunk_rows, DEFAULT_CHUNK), total)
-        scenarios[0].warnings.extend(ingested.warnings)
-        scenarios[1].warnings.extend(check_parameters(ingested.keys, scenarios[1].view))
-        reporter.phase("模拟结算 settling baseline and reform", ingested.rows)
-        views = tuple(json.dumps(s.overrides, sort_keys=True) for s in scenarios)
-        tasks = [SimulationTask(b, str(work), views) for b in range(buckets)]
-        results: dict[int, BucketTally] = {}
+        with worker_pool(worker_count(workers, total), scenarios[0].overrides) as pool:
+            reporter.phase("读取人员 reading persons", None)
+            persons = load_persons(persons_path)
+            stage_persons(persons, work)
+            ingested = ingest_buckets(claims, persons, scenarios[0].view, work, buckets,
+                                      scenarios[0].overrides, reporter, pool,
+                                      min(chunk_rows, DEFAULT_CHUNK), total)
+            scenarios[0].warnings.extend(ingested.warnings)
+            scenarios[1].warnings.extend(check_parameters(ingested.keys, scenarios[1].view))
+            reporter.phase("模拟结算 settling baseline and reform", ingested.rows)
+            views = tuple(json.dumps(s.overrides, sort_keys=True) for s in scenarios)
+            tasks = [SimulationTask(b, str(work), views) for b in range(buckets)]
+            results: dict[int, BucketTally] = {}
 
-        def done(result: BucketTally) -> None:
-            results[result.bucket] = result
-            reporter.advance(result.rows)
+            def done(result: BucketTally) -> None:
+                results[result.bucket] = result
+                reporter.advance(result.rows)
 
-        if pool is None:
-            for task in tasks:
-                done(tally_bucket(task))
-        else:
-            share(pool, simulate_bucket, tasks, done)
+            if pool is None:
+                for task in tasks:
+                    done(tally_bucket(task))
+            else:
+                share(pool, simulate_bucket, tasks, done)
     finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
         shutil.rmtree(work, ignore_errors=True)
     days = []
     for b in range(buckets):

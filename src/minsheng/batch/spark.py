@@ -53,11 +53,10 @@ from minsheng.batch.local import (
     Summary,
     count_claims,
     ingest_buckets,
-    keep_freed_memory,
     settle_rows,
     stage_persons,
-    start_pool,
     worker_count,
+    worker_pool,
 )
 from minsheng.batch.person_years import missing_warnings, watch_lists
 from minsheng.core.errors import InputError
@@ -214,19 +213,12 @@ def _stage(claims: Path, persons_path: Path, view: Any, staging: Path,
            ) -> Ingested:
     """Check the claims and stage them in ``staging`` (:data:`STAGED_CLAIMS`, the persons
     beside them), a Parquet file in ``workers`` processes as the local engine checks it."""
-    pool = None
-    if workers > 1 and file_kind(claims) == "parquet":
-        keep_freed_memory()
-        pool = start_pool(workers - 1, overrides)  # (they start while the persons are read)
-    try:
-        reporter.phase("读取人员 reading persons", None)
+    with worker_pool(workers if file_kind(claims) == "parquet" else 1, overrides) as pool:
+        reporter.phase("读取人员 reading persons", None)  # (the workers start meanwhile)
         persons = load_persons(persons_path)
         stage_persons(persons, staging)
         return ingest_buckets(claims, persons, view, staging, 0, overrides, reporter, pool,
                               DEFAULT_CHUNK, total)
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _watch_warnings(keys: list[pl.DataFrame], view: Any) -> list[str]:
