@@ -100,7 +100,6 @@ def record_columns(result: k.Settlement, params: ClaimParameters) -> dict[str, l
     return columns
 
 
-
 # -- the terms as JSON, and back ------------------------------------------------------------
 
 def _value(v: Any) -> Any:

@@ -201,8 +201,7 @@ class SettlementWriter:
         if flying is not None and (flying[1].sent is None or flying[1].sent.ready()):
             self._land_flying()
 
-    def _send(self, batch: Sequence[SettleRequest]
-              ) -> _Flying | None:
+    def _send(self, batch: Sequence[SettleRequest]) -> _Flying | None:
         """Read, settle and send the writes and ``COMMIT`` of ``batch`` without waiting for
         them; should anything fail before that, the batch is settled the usual way."""
         uow = UnitOfWork(self.database, write=True, pinned=True)
