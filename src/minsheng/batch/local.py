@@ -27,7 +27,6 @@ one table by pyarrow, Polars (``pl.read_parquet(OUT)``), pandas and Spark.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import functools
 import hashlib
 import json
@@ -57,6 +56,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from minsheng.batch.allocators import WORKER_ENVIRONMENT, keep_freed_memory
 from minsheng.batch.arrow_buffers import arrow_ints, numpy_of
 from minsheng.batch.io import (
     AMOUNTS,
@@ -964,32 +964,11 @@ def _part_meta(manifest: Mapping[str, Any]) -> str:
                       ensure_ascii=False)
 
 
-MALLOC_KEEP = {"MALLOC_MMAP_THRESHOLD_": str(1 << 28), "MALLOC_TRIM_THRESHOLD_": str(1 << 30),
-               "MALLOC_TOP_PAD_": str(1 << 28)}
-"""glibc's allocator told to keep freed memory for reuse: the chunks' many large temporary
-arrays then cost no fresh pages (page faults, zeroing), about 1 CPU-second in 10 million
-claims. Set for the worker processes when they start; the main process calls ``mallopt``."""
-
-
-_MALLOPT = {"MALLOC_TRIM_THRESHOLD_": -1, "MALLOC_TOP_PAD_": -2, "MALLOC_MMAP_THRESHOLD_": -3}
-"""glibc's ``mallopt`` parameter number of each of :data:`MALLOC_KEEP`'s settings."""
-
-
-def _keep_freed_memory() -> None:
-    """:data:`MALLOC_KEEP` for this process (glibc only; elsewhere nothing happens)."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return
-    for name, value in MALLOC_KEEP.items():
-        libc.mallopt(_MALLOPT[name], int(value))
-
-
 def _start_pool(n_workers: int, overrides: Mapping[str, Any]) -> ProcessPoolExecutor:
     """Worker processes, started at once and reading the parameters while the main process
     reads the persons. Each runs Polars on one thread: the workers are the parallelism."""
     pool = ProcessPoolExecutor(n_workers, mp_context=get_context("spawn"))
-    settings = {"POLARS_MAX_THREADS": "1", **MALLOC_KEEP}  # read by each worker as it starts
+    settings = WORKER_ENVIRONMENT  # read by each worker as it starts
     saved = {k: os.environ.get(k) for k in settings}
     os.environ.update(settings)
     try:
@@ -1010,8 +989,8 @@ def worker_pool(processes: int, overrides: Mapping[str, Any]
                 ) -> Iterator[ProcessPoolExecutor | None]:
     """``processes`` in all for a job: this one (which works too, :func:`share`) and
     ``processes − 1`` worker processes (none for one), shut down on leaving; freed memory is
-    kept for reuse (:func:`_keep_freed_memory`)."""
-    _keep_freed_memory()
+    kept for reuse (:func:`minsheng.batch.allocators.keep_freed_memory`)."""
+    keep_freed_memory()
     pool = _start_pool(processes - 1, overrides) if processes > 1 else None
     try:
         yield pool

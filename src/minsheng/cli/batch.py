@@ -9,6 +9,7 @@ from typing import Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from minsheng.batch.allocators import prepare_batch_process
 from minsheng.cli.common import err, fail, out, print_json
 from minsheng.core.errors import InputError, MinshengError
 
@@ -64,6 +65,7 @@ def settle(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="不显示进度条"),
 ) -> None:
     try:
+        prepare_batch_process()
         from minsheng.batch.io import load_overrides
 
         overrides = load_overrides(params)
@@ -166,6 +168,7 @@ def simulate(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="不显示进度条"),
 ) -> None:
     try:
+        prepare_batch_process()
         from minsheng.batch.io import load_overrides
         from minsheng.batch.simulate import run_simulation
 
