@@ -66,3 +66,17 @@ def test_the_tasks_are_shared_between_the_pool_and_this_process() -> None:
     assert sorted(t for t, _ in seen) == list(range(40))  # each task once
     where = {name.startswith("pool") for _, name in seen}
     assert where == {True, False}  # some in the pool, some here
+
+
+def test_the_last_chunk_is_split_in_two_so_that_the_processes_finish_together() -> None:
+    import numpy as np
+
+    persons = 1000
+    buckets = local.bucket_count(10 * 500, 500)  # ten chunks' worth of claims
+    of = local.bucket_of(np.arange(persons), buckets, persons)
+    sizes = np.bincount(of, minlength=buckets).tolist()
+    assert buckets == 11
+    assert sizes == [100] * 9 + [50, 50]
+    assert (np.diff(of) >= 0).all()  # each bucket a run of persons, in order
+    assert local.bucket_count(400, 500) == 1
+    assert local.bucket_of(np.arange(10), 1, 10).tolist() == [0] * 10

@@ -41,6 +41,8 @@ def test_a_rerun_after_an_interruption_continues_from_the_last_completed_chunk(
     manifest = json.loads((out / local.MANIFEST).read_text())
     assert manifest["state"] == "staged" and len(manifest["done"]) == 2
     assert len(list(out.glob("part-*.parquet"))) == 2
+    spilled = {int(f.name[7:12]) for f in (out / local.WORK).glob("bucket-*.arrow")}
+    assert spilled == set(range(manifest["buckets"])) - set(manifest["done"])  # done: removed
 
     resumed = local.settle_file(shanxi.claims, shanxi.persons, out, chunk_rows=700,
                                 person_years=years)

@@ -770,6 +770,27 @@ def _run_in_turn(tasks: list[BucketTask], record: Callable[[BucketResult], None]
             record(pending[1])
 
 
+def bucket_count(claims: int, chunk_rows: int) -> int:
+    """Buckets for ``claims`` in chunks of about ``chunk_rows``: one per chunk and, from two
+    chunks on, one more — the last chunk's persons split into two buckets (:func:`bucket_of`)."""
+    shares = max(1, math.ceil(claims / chunk_rows))
+    return shares + 1 if shares >= 2 else shares
+
+
+def bucket_of(pidx: I64, buckets: int, persons: int) -> I64:
+    """The bucket of each person index: even shares of the persons, except that from three
+    buckets on the last two hold half a share each. The buckets are handed out in order, so
+    the last tasks of a parallel job are short and its processes finish closer together
+    (with two processes the last ~0.5 s had one core idle)."""
+    if buckets < 3:
+        even: I64 = pidx * buckets // persons
+        return even
+    shares = buckets - 1
+    half = pidx * (2 * shares) // persons  # the half share each person is in
+    tapered: I64 = np.maximum(half >> 1, half - (shares - 1))
+    return tapered
+
+
 def _spilled(frame: pl.DataFrame) -> pa.Table:
     return frame.to_arrow().cast(PREPARED_SCHEMA)
 
@@ -787,7 +808,7 @@ class _BucketSink:
     def __call__(self, frame: pl.DataFrame) -> None:
         if not frame.height:
             return
-        bucket = frame["pidx"].to_numpy() * self.buckets // self.persons
+        bucket = bucket_of(frame["pidx"].to_numpy(), self.buckets, self.persons)
         first, last = int(bucket.min()), int(bucket.max())
         if first == last:
             self._write(first, _spilled(frame))
@@ -946,6 +967,8 @@ def _settle_buckets(manifest: dict[str, Any], out: Path, overrides: Mapping[str,
         known = manifest.setdefault("watch_missing", [])
         known.extend(list(m) for m in missing if list(m) not in known)
         _write_json(out / MANIFEST, manifest)
+        for spilled in (out / WORK).glob(f"bucket-{b:05d}*.arrow"):  # (recorded: not needed)
+            spilled.unlink()
         reporter.advance(rows)
         if after_chunk is not None:
             after_chunk(b)
@@ -1075,7 +1098,7 @@ def _stage(claims: Path, persons_path: Path, out: Path, work: Path, view: Parame
     persons = load_persons(persons_path)
     stage_persons(persons, work)
     total = count_claims(claims)
-    buckets = max(1, math.ceil(total / chunk_rows))
+    buckets = bucket_count(total, chunk_rows)
     ingested = ingest_buckets(claims, persons, view, work, buckets, overrides, reporter, pool,
                               min(chunk_rows, DEFAULT_CHUNK), total)
     if person_years is not None:

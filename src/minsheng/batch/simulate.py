@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import shutil
 import tempfile
 import time
@@ -46,6 +45,7 @@ from minsheng.batch.local import (
     NullReporter,
     Reporter,
     Settled,
+    bucket_count,
     carried,
     check_parameters,
     count_claims,
@@ -297,7 +297,7 @@ def run_simulation(claims: Path, persons_path: Path, out: Path, *,
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InputError("--out", f"输出目录 {out} 已存在且不是空目录", "output exists and is not empty")
     total = count_claims(claims)
-    buckets = max(1, math.ceil(total / chunk_rows))
+    buckets = bucket_count(total, chunk_rows)
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".minsheng-simulate-", dir=out.parent))
     try:
