@@ -28,9 +28,10 @@ POLARS_JEMALLOC = {"POLARS_THP": "1",
 """Polars' jemalloc on transparent huge pages (``POLARS_THP``: one page fault per 2 MiB
 instead of per 4 KiB), and keeping freed pages for 3 s instead of Polars' default 0.5 s (its
 ``_RJEM_MALLOC_CONF`` is appended to Polars' own). On 10 million claims with two processes:
-page faults ~710 k → ~175 k, memory handed back to the system 6.5 → 3.7 GB, CPU and time
-~5 % and ~4 % less (mean of 8 interleaved pairs), peak memory 1.9–2.0 → 2.35–2.4 GB.
-Keeping freed pages for good (``-1``) raised the peak to ~3 GB for no clear further gain."""
+page faults ~710 k → ~175 k and memory handed back to the system 6.5 → 3.7 GB (both steady
+from run to run); CPU 1–5 % less in three series of interleaved runs (4 to 8 pairs each),
+which is within this shared VM's noise; peak memory 1.9–2.0 → 2.35–2.4 GB. Keeping freed
+pages for good (``-1``) raised the peak to ~3 GB for no clear further gain."""
 
 
 def keep_freed_memory() -> None:
