@@ -143,3 +143,19 @@ def test_spark_spreads_the_groups_of_persons_over_two_partitions_per_core() -> N
     assert spark_engine.layout(10_000_000, 2) == (4, 50)  # groups of at most 200,000 claims
     assert spark_engine.layout(10_000_000, 64) == (128, 512)
     assert spark_engine.layout(0, 1) == (2, 8)
+
+
+def test_a_retried_spark_task_rewrites_its_person_year_part_instead_of_adding_one(
+        tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    columns = {f.name: pa.array(["1.00", "2.00"]) for f in local.PERSON_YEAR_SCHEMA}
+    columns["year"] = pa.array([2023, 2023], pa.int32())
+    first = pa.table(columns)
+    again = pa.table({**columns, "psn_no": pa.array(["P1", "P2"], pa.large_string())})
+    spark_engine.write_group_part(first, tmp_path, 7, "none")
+    spark_engine.write_group_part(again, tmp_path, 7, "zstd")  # the same group, a second attempt
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["part-g00007.parquet"]
+    written = pq.read_table(tmp_path / "part-g00007.parquet")
+    assert written.schema.equals(local.PERSON_YEAR_SCHEMA)
+    assert written.column("psn_no").to_pylist() == ["P1", "P2"]

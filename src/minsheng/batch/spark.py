@@ -11,10 +11,11 @@ with two decimals).
 
 What travels between Spark's JVM and the Python workers is kept narrow: the staged rows hold
 only the claim's own columns (the person's id, region and categories are read from the
-persons file by the workers, by ``pidx``), and without ``--person-years`` the workers return
-the claims' outputs alone. The parts are written, like the local engine's, without
-dictionaries or statistics and uncompressed unless ``--compression`` says otherwise: the
-money texts are nearly all distinct, and a dictionary costs more to write than it saves.
+persons file by the workers, by ``pidx``), and the workers return the claims' outputs
+alone: with ``--person-years`` each task writes its group's person-year totals itself. The
+parts are written, like the local engine's, without dictionaries or statistics and
+uncompressed unless ``--compression`` says otherwise: the money texts are nearly all
+distinct, and a dictionary costs more to write than it saves.
 
 The session binds to 127.0.0.1, runs without its web UI and logs errors only.
 """
@@ -28,6 +29,7 @@ import shutil
 import sys
 import tempfile
 import time
+import uuid
 import warnings
 from collections.abc import Mapping
 from importlib import resources
@@ -112,38 +114,34 @@ def spark_session(master: str = "local[*]", app_name: str = "minsheng-batch") ->
     return spark
 
 
-def combined_schema() -> pa.Schema:
-    """Claim outputs and person-year outputs in one schema, told apart by ``kind``."""
-    fields = {f.name: f for f in CLAIM_OUTPUT_SCHEMA}
-    for f in PERSON_YEAR_SCHEMA:
-        fields.setdefault(f.name, f)
-    return pa.schema([*fields.values(), ("kind", pa.string())])
-
-
-def settle_groups(staging: str, overrides_json: str, person_years: bool) -> Any:
-    """The function ``applyInArrow`` calls on each group of whole persons.
-
-    It returns the claims' outputs (:data:`CLAIM_OUTPUT_SCHEMA`) or, when ``person_years``,
-    those (``kind`` = ``claim``) and the person-years' totals (``kind`` = ``person_year``)
-    in :func:`combined_schema`, so that the kernel runs once."""
-    schema = combined_schema()
+def settle_groups(staging: str, overrides_json: str, person_years: str | None = None,
+                  compression: str = DEFAULT_COMPRESSION) -> Any:
+    """The function ``applyInArrow`` calls on each group of whole persons: it returns the
+    claims' outputs (:data:`CLAIM_OUTPUT_SCHEMA`). With ``person_years`` (a folder) the same
+    kernel run also gives the group's person-year totals, which the task writes there itself
+    as one part file per group (:func:`write_group_part`), so that Spark has one output to
+    write and nothing to keep for a second pass."""
 
     def run(table: pa.Table) -> pa.Table:
-        settled = settle_rows(table, staging, overrides_json, person_years)
-        if settled.person_years is None:
-            return settled.claims
-        claims = settled.claims.append_column("kind", pa.repeat("claim", settled.claims.num_rows))
-        years = settled.person_years.with_columns(kind=pl.lit("person_year")).to_arrow()
-        return pa.concat_tables([_pad(claims, schema), _pad(years, schema)])
+        settled = settle_rows(table, staging, overrides_json, person_years is not None)
+        if person_years is not None and settled.person_years is not None:
+            group = table.column("__group")[0].as_py()
+            write_group_part(settled.person_years.to_arrow(), Path(person_years), group,
+                             compression)
+        return settled.claims
 
     return run
 
 
-def _pad(table: pa.Table, schema: pa.Schema) -> pa.Table:
-    """``table`` with the columns of ``schema`` it lacks, all empty."""
-    columns = [table[f.name].cast(f.type) if f.name in table.column_names
-               else pa.nulls(table.num_rows, f.type) for f in schema]
-    return pa.Table.from_arrays(columns, schema=schema)
+def write_group_part(table: pa.Table, folder: Path, group: int, compression: str) -> None:
+    """``table`` as ``folder/part-g{group}.parquet`` (:data:`PERSON_YEAR_SCHEMA`), written
+    like the local engine's parts, under a name of its own and then renamed into place: a
+    retried or speculative task writes the same file again, never a second one."""
+    target = folder / f"part-g{group:05d}.parquet"
+    tmp = folder / f".{target.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp"
+    pq.write_table(table.cast(PERSON_YEAR_SCHEMA), tmp, compression=compression,
+                   row_group_size=1 << 20, use_dictionary=False, write_statistics=False)
+    os.replace(tmp, target)
 
 
 def _tidy(path: Path) -> None:
@@ -190,7 +188,7 @@ def settle_file(claims: Path, persons_path: Path, out: Path, *,
         overrides_json = json.dumps(overrides, sort_keys=True)
         if ingested.rows:
             _run(session, staging, out, person_years, (partitions, groups), overrides_json,
-                 SPARK_CODECS[compression])
+                 compression)
         else:
             _empty(out, CLAIM_OUTPUT_SCHEMA)
             if person_years is not None:
@@ -231,27 +229,24 @@ def _watch_warnings(keys: list[pl.DataFrame], view: Any) -> list[str]:
 
 
 def _run(session: Any, staging: Path, out: Path, person_years: Path | None,
-         shape: tuple[int, int], overrides_json: str, codec: str) -> None:
+         shape: tuple[int, int], overrides_json: str, compression: str) -> None:
     """``shape``: shuffle partitions and groups of persons (:func:`layout`). The claims are
     shuffled once, into those partitions by group (the grouping keeps that partitioning;
     the session's ``spark.sql.shuffle.partitions`` is left as it is)."""
+    codec = SPARK_CODECS[compression]
     from pyspark.sql import functions as F
 
     partitions, groups = shape
     df = session.read.parquet(str(staging / STAGED_CLAIMS))
     grouped = (df.withColumn("__group", F.pmod(F.xxhash64("pidx"), F.lit(groups)))
                .repartition(partitions, "__group").groupBy("__group"))
-    run = settle_groups(str(staging), overrides_json, person_years is not None)
-    if person_years is None:
-        _write(grouped.applyInArrow(run, _ddl(CLAIM_OUTPUT_SCHEMA)), out, codec)
-        return
-    result = grouped.applyInArrow(run, _ddl(combined_schema())).persist()
-    try:
-        for target, kind, schema in ((out, "claim", CLAIM_OUTPUT_SCHEMA),
-                                     (person_years, "person_year", PERSON_YEAR_SCHEMA)):
-            _write(result.filter(F.col("kind") == kind).select(*schema.names), target, codec)
-    finally:
-        result.unpersist()
+    if person_years is not None:
+        person_years.mkdir(parents=True, exist_ok=True)  # (the tasks write into it)
+    run = settle_groups(str(staging), overrides_json,
+                        str(person_years) if person_years is not None else None, compression)
+    _write(grouped.applyInArrow(run, _ddl(CLAIM_OUTPUT_SCHEMA)), out, codec)
+    if person_years is not None:
+        _tidy(person_years)
 
 
 def _write(frame: Any, target: Path, codec: str) -> None:
