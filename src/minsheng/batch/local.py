@@ -658,23 +658,23 @@ def worker_resolver(work: str, overrides_json: str) -> ParameterResolver:
     return parameter_resolver(worker_view(overrides_json))
 
 
-def _write_parquet(frame: pl.DataFrame | pa.Table, path: Path, meta: str) -> None:
-    """One part file, written under a temporary name and renamed when complete."""
-    os.replace(_write_temporary(frame, path, meta), path)
+def write_part(table: pa.Table, path: Path, compression: str = DEFAULT_COMPRESSION) -> None:
+    """``table`` as one Parquet part file: pages without dictionaries or statistics (the
+    money texts are nearly all distinct, and dictionaries and statistics cost more to write
+    than they save). Every engine's parts are written so."""
+    pq.write_table(table, path, compression=compression, row_group_size=1 << 20,
+                   use_dictionary=False, write_statistics=False)
 
 
 def _write_temporary(frame: pl.DataFrame | pa.Table, path: Path, meta: str,
                      compression: str = DEFAULT_COMPRESSION) -> Path:
-    """``frame`` written as the part file ``path`` under a temporary name (in ``_work``).
-
-    Pages without dictionaries or statistics: the money texts are nearly all distinct, and
-    dictionaries and statistics cost more to write than they save."""
+    """``frame`` written as the part file ``path`` (:func:`write_part`) under a temporary
+    name (in ``_work``), with the job's metadata."""
     tmp = path.parent / WORK / f"{path.parent.name}-{path.name}.tmp"
     tmp.parent.mkdir(exist_ok=True)
     table = frame.to_arrow() if isinstance(frame, pl.DataFrame) else frame
-    table = table.replace_schema_metadata({**(table.schema.metadata or {}), META_KEY: meta})
-    pq.write_table(table, tmp, compression=compression, row_group_size=1 << 20,
-                   use_dictionary=False, write_statistics=False)
+    write_part(table.replace_schema_metadata({**(table.schema.metadata or {}), META_KEY: meta}),
+               tmp, compression)
     return tmp
 
 

@@ -59,6 +59,7 @@ from minsheng.batch.local import (
     stage_persons,
     worker_count,
     worker_pool,
+    write_part,
 )
 from minsheng.batch.person_years import missing_warnings, watch_lists
 from minsheng.core.errors import InputError
@@ -134,13 +135,12 @@ def settle_groups(staging: str, overrides_json: str, person_years: str | None = 
 
 
 def write_group_part(table: pa.Table, folder: Path, group: int, compression: str) -> None:
-    """``table`` as ``folder/part-g{group}.parquet`` (:data:`PERSON_YEAR_SCHEMA`), written
-    like the local engine's parts, under a name of its own and then renamed into place: a
+    """``table`` as ``folder/part-g{group}.parquet`` (:data:`PERSON_YEAR_SCHEMA`, written as
+    the local engine's parts are), under a name of its own and then renamed into place: a
     retried or speculative task writes the same file again, never a second one."""
     target = folder / f"part-g{group:05d}.parquet"
     tmp = folder / f".{target.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp"
-    pq.write_table(table.cast(PERSON_YEAR_SCHEMA), tmp, compression=compression,
-                   row_group_size=1 << 20, use_dictionary=False, write_statistics=False)
+    write_part(table.cast(PERSON_YEAR_SCHEMA), tmp, compression)
     os.replace(tmp, target)
 
 
