@@ -11,8 +11,8 @@ import sys
 import polars as pl
 import pytest
 
-from minsheng.batch import local
 from minsheng.batch.allocators import MALLOC_KEEP, POLARS_JEMALLOC
+from minsheng.batch.pool import worker_pool
 
 JEMALLOC = "_RJEM_MALLOC_CONF"
 SETTINGS = tuple(POLARS_JEMALLOC)
@@ -55,7 +55,7 @@ def test_worker_processes_start_with_the_settings_and_this_process_keeps_its_own
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POLARS_THP", "1")
     monkeypatch.delenv("POLARS_MAX_THREADS", raising=False)
-    with local.worker_pool(2, {}) as pool:
+    with worker_pool(2, {}) as pool:
         assert pool is not None
         seen = {k: pool.submit(os.getenv, k).result()
                 for k in ("POLARS_THP", "POLARS_MAX_THREADS", *MALLOC_KEEP)}

@@ -15,6 +15,7 @@ from batch_helpers import Population, read_output
 
 from minsheng.batch import local
 from minsheng.batch import spark as spark_engine
+from minsheng.batch.chunks import PERSON_YEAR_SCHEMA
 from minsheng.core.categories import parse_categories
 from minsheng.core.errors import InputError
 from minsheng.service.kernel import OUTPUTS, settle_one
@@ -149,7 +150,7 @@ def test_a_retried_spark_task_rewrites_its_person_year_part_instead_of_adding_on
         tmp_path: Path) -> None:
     import pyarrow as pa
 
-    columns = {f.name: pa.array(["1.00", "2.00"]) for f in local.PERSON_YEAR_SCHEMA}
+    columns = {f.name: pa.array(["1.00", "2.00"]) for f in PERSON_YEAR_SCHEMA}
     columns["year"] = pa.array([2023, 2023], pa.int32())
     first = pa.table(columns)
     again = pa.table({**columns, "psn_no": pa.array(["P1", "P2"], pa.large_string())})
@@ -157,5 +158,5 @@ def test_a_retried_spark_task_rewrites_its_person_year_part_instead_of_adding_on
     spark_engine.write_group_part(again, tmp_path, 7, "zstd")  # the same group, a second attempt
     assert sorted(p.name for p in tmp_path.iterdir()) == ["part-g00007.parquet"]
     written = pq.read_table(tmp_path / "part-g00007.parquet")
-    assert written.schema.equals(local.PERSON_YEAR_SCHEMA)
+    assert written.schema.equals(PERSON_YEAR_SCHEMA)
     assert written.column("psn_no").to_pylist() == ["P1", "P2"]

@@ -18,6 +18,7 @@ import pytest
 from batch_helpers import Population
 
 from minsheng.batch import local
+from minsheng.batch.chunks import settlement_order
 from minsheng.batch.io import (
     AMOUNTS,
     CAP_ROOMS,
@@ -173,7 +174,7 @@ def test_the_settlement_order_is_by_person_time_and_setl_id(persons: int, second
     frame = pl.DataFrame({
         "pidx": rng.integers(0, persons, n), "t": rng.integers(1_672_531_200, 1_672_531_200 + seconds, n),
         "setl_id": [f"C{i:06d}" for i in rng.permutation(n)], "row": np.arange(n)})
-    assert frame[local.settlement_order(frame)].equals(frame.sort(["pidx", "t", "setl_id"]))
+    assert frame[settlement_order(frame)].equals(frame.sort(["pidx", "t", "setl_id"]))
 
 
 @pytest.mark.parametrize(("dtype", "values", "fen", "problems"), [

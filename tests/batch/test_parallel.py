@@ -10,7 +10,9 @@ import pytest
 from batch_helpers import Population, read_output
 
 from minsheng.batch import local
+from minsheng.batch.ingest import bucket_count, bucket_of
 from minsheng.batch.io import BadRows
+from minsheng.batch.pool import share
 
 
 def _small_row_groups(pop: Population, tmp_path: Path, change: dict[int, dict[str, object]] | None = None
@@ -62,7 +64,7 @@ def test_the_tasks_are_shared_between_the_pool_and_this_process() -> None:
 
     seen: list[tuple[int, str]] = []
     with ThreadPoolExecutor(1, thread_name_prefix="pool") as pool:
-        local.share(pool, work, list(range(40)), seen.append)
+        share(pool, work, list(range(40)), seen.append)
     assert sorted(t for t, _ in seen) == list(range(40))  # each task once
     where = {name.startswith("pool") for _, name in seen}
     assert where == {True, False}  # some in the pool, some here
@@ -72,11 +74,11 @@ def test_the_last_chunk_is_split_in_two_so_that_the_processes_finish_together() 
     import numpy as np
 
     persons = 1000
-    buckets = local.bucket_count(10 * 500, 500)  # ten chunks' worth of claims
-    of = local.bucket_of(np.arange(persons), buckets, persons)
+    buckets = bucket_count(10 * 500, 500)  # ten chunks' worth of claims
+    of = bucket_of(np.arange(persons), buckets, persons)
     sizes = np.bincount(of, minlength=buckets).tolist()
     assert buckets == 11
     assert sizes == [100] * 9 + [50, 50]
     assert (np.diff(of) >= 0).all()  # each bucket a run of persons, in order
-    assert local.bucket_count(400, 500) == 1
-    assert local.bucket_of(np.arange(10), 1, 10).tolist() == [0] * 10
+    assert bucket_count(400, 500) == 1
+    assert bucket_of(np.arange(10), 1, 10).tolist() == [0] * 10

@@ -11,6 +11,7 @@ import pytest
 from batch_helpers import Population, read_output
 
 from minsheng.batch import local
+from minsheng.batch.parts import MANIFEST, WORK
 from minsheng.core.errors import InputError
 
 
@@ -38,10 +39,10 @@ def test_a_rerun_after_an_interruption_continues_from_the_last_completed_chunk(
     with pytest.raises(Interrupted):
         local.settle_file(shanxi.claims, shanxi.persons, out, chunk_rows=700, person_years=years,
                           workers=1, after_chunk=_interrupt_after(2))  # type: ignore[arg-type]
-    manifest = json.loads((out / local.MANIFEST).read_text())
+    manifest = json.loads((out / MANIFEST).read_text())
     assert manifest["state"] == "staged" and len(manifest["done"]) == 2
     assert len(list(out.glob("part-*.parquet"))) == 2
-    spilled = {int(f.name[7:12]) for f in (out / local.WORK).glob("bucket-*.arrow")}
+    spilled = {int(f.name[7:12]) for f in (out / WORK).glob("bucket-*.arrow")}
     assert spilled == set(range(manifest["buckets"])) - set(manifest["done"])  # done: removed
 
     resumed = local.settle_file(shanxi.claims, shanxi.persons, out, chunk_rows=700,
@@ -79,8 +80,8 @@ def test_another_job_does_not_overwrite_an_output_folder_it_did_not_write(
 
 def test_a_run_killed_while_checking_the_claims_is_checked_again(shanxi: Population, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    (out / local.WORK).mkdir(parents=True)
-    (out / local.WORK / "bucket-00000.arrow").write_bytes(b"half written")
+    (out / WORK).mkdir(parents=True)
+    (out / WORK / "bucket-00000.arrow").write_bytes(b"half written")
     summary = local.settle_file(shanxi.claims, shanxi.persons, out)
     assert summary.resumed_chunks == 0
     assert sorted(p.name for p in out.iterdir()) == ["part-00000.parquet"]

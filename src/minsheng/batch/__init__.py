@@ -5,7 +5,11 @@
   nothing) and turns them into the kernel's arrays; it also writes the outputs.
 - :mod:`minsheng.batch.local` settles a file on this machine in chunks of whole persons,
   resumably; :mod:`minsheng.batch.spark` does the same on Apache Spark
-  (``groupBy(...).applyInArrow`` over groups of persons).
+  (``groupBy(...).applyInArrow`` over groups of persons). Their pieces:
+  :mod:`minsheng.batch.ingest` checks the claims and spills them into buckets of whole
+  persons (or stages them for Spark), :mod:`minsheng.batch.chunks` settles one chunk with
+  the kernel and builds its output tables, :mod:`minsheng.batch.parts` writes the part files
+  and the resume manifest, and :mod:`minsheng.batch.pool` runs the worker processes.
 - :mod:`minsheng.batch.synthetic` makes a synthetic province; :mod:`minsheng.batch.simulate`
   compares a baseline with a reform; :mod:`minsheng.batch.report` renders the HTML report.
 

@@ -39,20 +39,19 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from minsheng.batch.io import SECONDS_PER_DAY, load_persons, parameter_view
-from minsheng.batch.local import (
+from minsheng.batch.chunks import Settled, segment_last, settle_table
+from minsheng.batch.ingest import (
     DEFAULT_CHUNK,
-    NullReporter,
-    Reporter,
-    Settled,
     bucket_count,
-    carried,
     check_parameters,
     count_claims,
     ingest_buckets,
     read_bucket,
-    segment_last,
-    settle_table,
+)
+from minsheng.batch.io import SECONDS_PER_DAY, load_persons, parameter_view
+from minsheng.batch.person_years import WATCH_MISSING, missing_warnings, watch_lists
+from minsheng.batch.pool import (
+    carried,
     share,
     stage_persons,
     worker_count,
@@ -61,7 +60,7 @@ from minsheng.batch.local import (
     worker_resolver,
     worker_view,
 )
-from minsheng.batch.person_years import WATCH_MISSING, missing_warnings, watch_lists
+from minsheng.batch.progress import NullReporter, Reporter
 from minsheng.core.calculation import run
 from minsheng.core.categories import CATEGORIES
 from minsheng.core.errors import InputError, MinshengError, ParameterMissing

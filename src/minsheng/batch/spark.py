@@ -1,6 +1,6 @@
 """The Spark batch engine: the same kernel, one call per group of whole persons.
 
-The claims are checked exactly as by the local engine (:func:`minsheng.batch.local.ingest`,
+The claims are checked exactly as by the local engine (:func:`minsheng.batch.ingest.ingest`,
 the same vectorised checks and the same row-numbered errors; nothing is settled when a
 row is bad) and staged as Parquet, the persons beside them as an Arrow file. Spark then
 reads the staged rows, groups them by a hash of the person (``groupBy(group)``, where a
@@ -41,27 +41,20 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from minsheng.batch.io import file_kind, load_persons, parameter_view
-from minsheng.batch.local import (
-    CLAIM_OUTPUT_SCHEMA,
-    COMPRESSIONS,
+from minsheng.batch.chunks import CLAIM_OUTPUT_SCHEMA, PERSON_YEAR_SCHEMA
+from minsheng.batch.ingest import (
     DEFAULT_CHUNK,
-    DEFAULT_COMPRESSION,
-    PERSON_YEAR_SCHEMA,
     STAGED_CLAIMS,
     Ingested,
-    NullReporter,
-    Reporter,
-    Summary,
     count_claims,
     ingest_buckets,
-    settle_rows,
-    stage_persons,
-    worker_count,
-    worker_pool,
-    write_part,
 )
+from minsheng.batch.io import file_kind, load_persons, parameter_view
+from minsheng.batch.local import Summary, settle_rows
+from minsheng.batch.parts import COMPRESSIONS, DEFAULT_COMPRESSION, write_part
 from minsheng.batch.person_years import missing_warnings, watch_lists
+from minsheng.batch.pool import stage_persons, worker_count, worker_pool
+from minsheng.batch.progress import NullReporter, Reporter
 from minsheng.core.errors import InputError
 
 SPARK_CODECS = {"none": "none", "lz4": "lz4_raw", "snappy": "snappy", "zstd": "zstd"}
@@ -157,7 +150,7 @@ def settle_file(claims: Path, persons_path: Path, out: Path, *,
                 spark: Any = None, group_rows: int = GROUP_ROWS,
                 compression: str = DEFAULT_COMPRESSION, workers: int | None = None) -> Summary:
     """``minsheng batch settle --engine spark``; ``compression`` of the Parquet parts
-    (:data:`minsheng.batch.local.COMPRESSIONS`); ``workers``: processes checking the claims
+    (:data:`minsheng.batch.parts.COMPRESSIONS`); ``workers``: processes checking the claims
     on this machine (as the local engine's: by default one per core from two million
     claims)."""
     started = time.perf_counter()
