@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from minsheng.batch import local
-from minsheng.batch.io import BadRows
+from minsheng.batch.bad_rows import BadRows
 from minsheng.cli import app
 from minsheng.core.errors import InputError, ParameterMissing
 

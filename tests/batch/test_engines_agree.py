@@ -119,7 +119,7 @@ def test_person_year_totals_add_up_the_claims(shanxi: Population, tmp_path: Path
 
 
 def test_the_params_file_may_hold_a_parameters_object_or_the_overrides_themselves(tmp_path: Path) -> None:
-    from minsheng.batch.io import load_overrides
+    from minsheng.batch.overrides import load_overrides
 
     a = tmp_path / "a.json"
     b = tmp_path / "b.json"

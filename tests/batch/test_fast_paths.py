@@ -18,18 +18,12 @@ import pytest
 from batch_helpers import Population
 
 from minsheng.batch import local
+from minsheng.batch.checks import money_of
 from minsheng.batch.chunks import settlement_order
-from minsheng.batch.io import (
-    AMOUNTS,
-    CAP_ROOMS,
-    OUTPUT_MONEY,
-    SECONDS_PER_DAY,
-    HashIndex,
-    load_persons,
-    money,
-    money_texts,
-    parameter_view,
-)
+from minsheng.batch.columns import AMOUNTS, CAP_ROOMS, OUTPUT_MONEY, SECONDS_PER_DAY
+from minsheng.batch.money_text import money_texts
+from minsheng.batch.overrides import parameter_view
+from minsheng.batch.persons import HashIndex, load_persons
 from minsheng.rules.settlement import Claims, resolve, settle
 
 
@@ -191,7 +185,7 @@ def test_decimal_amounts_become_fen_by_integer_arithmetic(
         problems: list[str | None]) -> None:
     frame = pl.DataFrame({"x": pl.Series([None if v is None else Decimal(v) for v in values],
                                          dtype=dtype)})
-    amount, checks = money("x", dtype)
+    amount, checks = money_of("x", dtype)
     out = frame.select(amount.alias("fen"), *[e.fill_null(False).alias(zh) for e, zh, _ in checks])
     first_problem = [next((zh for _, zh, _ in checks if row[zh]), None)
                      for row in out.iter_rows(named=True)]

@@ -10,8 +10,8 @@ import pytest
 from batch_helpers import Population, read_output
 
 from minsheng.batch import local
+from minsheng.batch.bad_rows import BadRows
 from minsheng.batch.ingest import bucket_count, bucket_of
-from minsheng.batch.io import BadRows
 from minsheng.batch.pool import share
 
 

@@ -1,8 +1,13 @@
 """Batch faces around the one settlement kernel (:mod:`minsheng.rules.settlement`).
 
-- :mod:`minsheng.batch.io` reads claims and persons (Parquet or CSV), validates every row
-  vectorised (bad rows are reported by row number and field; a file with a bad row settles
-  nothing) and turns them into the kernel's arrays; it also writes the outputs.
+- Reading and checking the inputs: :mod:`minsheng.batch.files` reads claims and persons
+  (Parquet or CSV) in batches; :mod:`minsheng.batch.persons` and :mod:`minsheng.batch.claims`
+  validate every row vectorised (:mod:`minsheng.batch.checks`; bad rows are reported by row
+  number and field, :mod:`minsheng.batch.bad_rows`, and a file with a bad row settles
+  nothing) and turn the claims into prepared rows for the kernel
+  (:mod:`minsheng.batch.columns` names the columns the engines share);
+  :mod:`minsheng.batch.overrides` reads a reform's parameter overrides, and
+  :mod:`minsheng.batch.money_text` writes the outputs' money as text.
 - :mod:`minsheng.batch.local` settles a file on this machine in chunks of whole persons,
   resumably; :mod:`minsheng.batch.spark` does the same on Apache Spark
   (``groupBy(...).applyInArrow`` over groups of persons). Their pieces:

@@ -15,19 +15,17 @@ import polars as pl
 import pyarrow as pa
 
 from minsheng.batch.arrow_buffers import arrow_ints, numpy_of
-from minsheng.batch.io import (
+from minsheng.batch.columns import (
     AMOUNTS,
     CAP_ROOMS,
     OUTPUT_MONEY,
     PERSON_YEAR_MONEY,
     PREPARED_SCHEMA,
     SECONDS_PER_DAY,
-    Persons,
-    money_texts,
-    sort_u64,
 )
-from minsheng.batch.money_text import money_arrays
+from minsheng.batch.money_text import money_arrays, money_texts
 from minsheng.batch.person_years import WatchLists, watch_lists
+from minsheng.batch.persons import Persons, sort_u64
 from minsheng.core.parameters import ParameterView
 from minsheng.rules.settlement import (
     Claims,

@@ -1,5 +1,5 @@
 """Ingest of the local engine (and of the Spark engine's staging): the claims read in
-batches, every row checked vectorised (:mod:`minsheng.batch.io`), duplicate ``setl_id`` and
+batches, every row checked vectorised (:mod:`minsheng.batch.claims`), duplicate ``setl_id`` and
 every parameter the claims need checked, and the prepared rows spilled into bucket files of
 whole persons (:func:`bucket_of`) or staged as Parquet files for Spark
 (:class:`StagingSink`) — here alone or in worker processes (:func:`ingest_buckets`).
@@ -24,23 +24,18 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from minsheng.batch.io import (
-    AMOUNTS,
-    CLAIM_COLUMNS,
-    MAX_REPORTED,
-    PREPARED_SCHEMA,
-    SECONDS_PER_DAY,
-    BadRow,
-    BadRows,
-    Persons,
+from minsheng.batch.bad_rows import MAX_REPORTED, BadRow, BadRows
+from minsheng.batch.claims import duplicate_setl_ids, prepare_claims
+from minsheng.batch.columns import AMOUNTS, CLAIM_COLUMNS, PREPARED_SCHEMA, SECONDS_PER_DAY
+from minsheng.batch.files import (
+    check_columns,
     count_rows,
-    duplicate_setl_ids,
     file_kind,
     iter_frames,
-    prepare_claims,
-    sort_u64,
+    parquet_files,
     unreadable,
 )
+from minsheng.batch.persons import Persons, sort_u64
 from minsheng.batch.pool import carried, pool_workers, share, worker_persons, worker_view
 from minsheng.batch.progress import NullReporter, Reporter
 from minsheng.core.parameters import ParameterView
@@ -168,15 +163,13 @@ def parquet_units(path: Path, workers: int = 1, rows: int = 4 * DEFAULT_CHUNK
     whole (Polars decodes the whole row group a piece lies in, so pieces of one group
     decode it again and again) unless it has more than ``rows`` rows, or the file has fewer
     than two row groups per worker: then in even pieces."""
-    from minsheng.batch.io import _check_columns, _parquet_files
-
     groups = []
-    for p in _parquet_files(path):
+    for p in parquet_files(path):
         try:
             pf = pq.ParquetFile(p)
         except pa.ArrowException as exc:
             raise unreadable(p, "claims", exc) from None
-        _check_columns("claims", pf.schema_arrow.names, CLAIM_COLUMNS)
+        check_columns("claims", pf.schema_arrow.names, CLAIM_COLUMNS)
         for rg in range(pf.metadata.num_rows and pf.metadata.num_row_groups):
             groups.append((str(p), rg, pf.metadata.row_group(rg).num_rows))
     least = math.ceil(2 * workers / len(groups)) if 0 < len(groups) < 2 * workers else 1

@@ -1,7 +1,7 @@
 """The local batch engine: a file of claims settled on this machine, in chunks of whole persons.
 
 1. **Ingest** (:func:`minsheng.batch.ingest.ingest`): the persons file is read and checked;
-   the claims are read in batches, every row checked vectorised (:mod:`minsheng.batch.io`),
+   the claims are read in batches, every row checked vectorised (:mod:`minsheng.batch.claims`),
    and each batch's prepared rows are spilled to one of ``B`` bucket files by the person's
    index (a bucket holds *whole persons*, about ``chunk_rows`` claims). Duplicate
    ``setl_id`` over the whole file and every parameter the claims need (each distinct
@@ -42,6 +42,7 @@ import pyarrow as pa
 
 from minsheng.batch.arrow_buffers import arrow_ints
 from minsheng.batch.chunks import claim_arrow, person_year_table, settle_table
+from minsheng.batch.files import file_kind
 from minsheng.batch.ingest import (
     DEFAULT_CHUNK,
     bucket_count,
@@ -49,7 +50,7 @@ from minsheng.batch.ingest import (
     ingest_buckets,
     read_bucket,
 )
-from minsheng.batch.io import file_kind, load_persons, parameter_view
+from minsheng.batch.overrides import parameter_view
 from minsheng.batch.parts import (
     COMPRESSIONS,
     DEFAULT_COMPRESSION,
@@ -65,6 +66,7 @@ from minsheng.batch.parts import (
     write_parts,
 )
 from minsheng.batch.person_years import WATCH_MISSING, missing_warnings
+from minsheng.batch.persons import load_persons
 from minsheng.batch.pool import (
     carried,
     share,

@@ -14,6 +14,8 @@ the engine's hot paths. Three steps keep it cheap:
    ``fund_pay_sumamt`` is to ``hifp_pay`` for most claims); the column is then gathered
    from those texts and ``"0.00"`` (or the earlier column's texts) in one Arrow ``take``.
 3. **No detour.** The arrays go into the Parquet writer as they are.
+
+Where Polars wants them, :func:`money_texts` gives the same texts as Polars Series.
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ from collections.abc import Mapping
 
 import numpy as np
 import numpy.typing as npt
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from minsheng.batch.arrow_buffers import arrow_ints
+from minsheng.batch.columns import CAP_ROOMS
 from minsheng.core.money import format_fen
 
 I64 = npt.NDArray[np.int64]
@@ -109,4 +113,15 @@ def money_arrays(values: Mapping[str, I64], no_cap: tuple[str, ...] = (),
             index[rest] = n + np.arange(len(rest))
         taken = pc.take(pool, arrow_ints(index, absent))
         out[name] = taken.combine_chunks() if isinstance(taken, pa.ChunkedArray) else taken
+    return out
+
+
+def money_texts(values: Mapping[str, I64], no_cap: tuple[str, ...] = CAP_ROOMS) -> dict[str, pl.Series]:
+    """Fen arrays as two-decimal texts (``"580.00"``); ``-1`` in a cap-room column: empty
+    (:func:`money_arrays`, as Polars Series)."""
+    out = {}
+    for k, array in money_arrays(values, no_cap).items():
+        series = pl.from_arrow(array)
+        assert isinstance(series, pl.Series)
+        out[k] = series.alias(k)
     return out

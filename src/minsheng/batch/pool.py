@@ -31,7 +31,8 @@ from typing import Any
 import polars as pl
 
 from minsheng.batch.allocators import WORKER_ENVIRONMENT, keep_freed_memory
-from minsheng.batch.io import Persons, parameter_view
+from minsheng.batch.overrides import parameter_view
+from minsheng.batch.persons import Persons
 from minsheng.core.errors import MinshengError
 from minsheng.core.parameters import ParameterView
 from minsheng.rules.settlement import ParameterResolver, parameter_resolver

@@ -40,6 +40,7 @@ import numpy.typing as npt
 import polars as pl
 
 from minsheng.batch.chunks import Settled, segment_last, settle_table
+from minsheng.batch.columns import SECONDS_PER_DAY
 from minsheng.batch.ingest import (
     DEFAULT_CHUNK,
     bucket_count,
@@ -48,8 +49,9 @@ from minsheng.batch.ingest import (
     ingest_buckets,
     read_bucket,
 )
-from minsheng.batch.io import SECONDS_PER_DAY, load_persons, parameter_view
+from minsheng.batch.overrides import parameter_view
 from minsheng.batch.person_years import WATCH_MISSING, missing_warnings, watch_lists
+from minsheng.batch.persons import load_persons
 from minsheng.batch.pool import (
     carried,
     share,

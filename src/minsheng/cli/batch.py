@@ -66,7 +66,7 @@ def settle(
 ) -> None:
     try:
         prepare_batch_process()
-        from minsheng.batch.io import load_overrides
+        from minsheng.batch.overrides import load_overrides
 
         overrides = load_overrides(params)
         if engine not in ("local", "spark"):
@@ -169,7 +169,7 @@ def simulate(
 ) -> None:
     try:
         prepare_batch_process()
-        from minsheng.batch.io import load_overrides
+        from minsheng.batch.overrides import load_overrides
         from minsheng.batch.simulate import run_simulation
 
         reform_params = load_overrides(reform)
