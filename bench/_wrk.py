@@ -45,9 +45,16 @@ def run_script(url: str, script: str, concurrency: int, seconds: int = 8) -> dic
     total = int(re.search(r"(\d+) requests in", text).group(1))  # type: ignore[union-attr]
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-    return {"client": "wrk", "concurrency": concurrency, "requests": total,
-            "requests_per_s": round(rate), "p50_ms": lat.get("50"), "p99_ms": lat.get("99"),
-            "errors": int(errors.group(1)) if errors else 0}
+    found = {"client": "wrk", "concurrency": concurrency, "requests": total,
+             "requests_per_s": round(rate), "p50_ms": lat.get("50"), "p99_ms": lat.get("99"),
+             "errors": int(errors.group(1)) if errors else 0}
+    scheduled = re.search(r"^SCHEDULED p50=([\d.]+) p99=([\d.]+) n=(\d+)$", text, re.M)
+    if scheduled:  # a paced script's latencies counted from when each request was due
+        found |= {"p50_ms": round(float(scheduled.group(1)), 2),
+                  "p99_ms": round(float(scheduled.group(2)), 2),
+                  "sent_p50_ms": lat.get("50"), "sent_p99_ms": lat.get("99"),
+                  "scheduled_replies": int(scheduled.group(3))}
+    return found
 
 
 def _ms(value: str, unit: str) -> float:

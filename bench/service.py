@@ -26,7 +26,8 @@ one), so that no timed checkpoint — whose writes stalled every commit of this 
 measurement all the same.
 
 Usage: ``python bench/service.py [--requests N] [--backends postgres,sqlite] [--workers W]
-[--client auto|wrk|python] [--seconds S] [--no-writer-process] [--writers N]``
+[--client auto|wrk|python] [--seconds S] [--concurrencies 1,8,32] [--rates 1000]
+[--no-writer-process] [--writers N]``
 (``--writers``: the server's writer processes, each settling its share of the persons).
 """
 
@@ -54,6 +55,7 @@ PG_URL = os.environ.get("MINSHENG_TEST_POSTGRES_URL",
                         "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PERSONS = 200  # default of --persons
 BACKENDS = ("postgres", "sqlite")
+CONCURRENCIES = (1, 8, 32)  # default of --concurrencies
 
 
 def _cpu_by_process(pids: list[int]) -> dict[int, float]:
@@ -152,18 +154,54 @@ local function now_ms()
   return tonumber(tv.tv_sec) * 1000 + tonumber(tv.tv_usec) / 1000
 end
 local start, sent, interval = nil, 0, 1000 / RATE
+local due, first, last = {}, 1, 0  -- the times the requests delayed so far were due, in order
+local due_of = {}                  -- request index -> the time it was due
+scheduled = {}                     -- milliseconds from due to reply (done() collects them)
 function delay()
   local t = now_ms()
   if start == nil then start = t end
   sent = sent + 1
-  local wait = start + sent * interval - t
+  last = last + 1
+  due[last] = start + sent * interval
+  local wait = due[last] - t
   if wait < 0 then return 0 end
   return wait
+end
+function sending(i)
+  if first <= last then
+    due_of[i] = due[first]; due[first] = nil; first = first + 1
+  else
+    due_of[i] = now_ms()  -- a connection's first request: sent at once
+  end
+end
+function response(status, headers, body)
+  local i = tonumber(string.match(body, '^{"setl_id":"B%x+%-(%d+)"'))
+  if i and due_of[i] then
+    scheduled[#scheduled + 1] = now_ms() - due_of[i]
+    due_of[i] = nil
+  end
+end
+local threads = {}
+function setup(thread) threads[#threads + 1] = thread end
+function done(summary, latency, requests)
+  local all = {}
+  for _, thread in ipairs(threads) do
+    for _, ms in ipairs(thread:get("scheduled")) do all[#all + 1] = ms end
+  end
+  table.sort(all)
+  local function at(q) return all[math.max(1, math.ceil(q * #all))] end
+  if #all > 0 then
+    io.write(string.format("SCHEDULED p50=%.3f p99=%.3f n=%d\\n", at(0.5), at(0.99), #all))
+  end
 end
 """
 """wrk's ``delay()`` holding the requests of all connections to one schedule of ``RATE``
 requests a second (an open workload, as wrk2 makes it): the k-th request leaves at
-``start + k / RATE`` or, when the server is behind, as soon as a connection is free."""
+``start + k / RATE`` or, when the server is behind, as soon as a connection is free. The
+latency of each reply is also counted from the time its request was *due* (``scheduled``,
+printed by ``done()``), as wrk2 does: a request that waited for a free connection because
+the server was behind counts that wait too, which wrk's own figures (from the moment it
+was sent) leave out."""
 
 
 def wrk_script(headers: dict[str, str], people: list[str], rate: int | None = None) -> str:
@@ -180,6 +218,7 @@ def wrk_script(headers: dict[str, str], people: list[str], rate: int | None = No
             "function request()\n"
             f"  local body = string.format('{template}', run, i, people[i % #people + 1],\n"
             "    1 + i % 12, 1 + i % 3, 2000 + i % 5000, i % 100)\n"
+            "  if sending then sending(i) end\n"
             "  i = i + 1\n"
             "  return wrk.format(nil, nil, nil, body)\n"
             "end\n" + (PACING.replace("RATE", str(rate)) if rate else ""))
@@ -231,7 +270,8 @@ def _checkpoint() -> int:
 
 def bench_backend(backend: str, requests: int, workers: int, client: str, seconds: int,
                   rates: list[int], persons: int, writer_process: bool = True,
-                  writers: int | None = None) -> None:
+                  writers: int | None = None,
+                  concurrencies: tuple[int, ...] = CONCURRENCIES) -> None:
     from minsheng.cli.serve import DEFAULT_WRITERS
     from minsheng.service.auth import SYSTEM, create_token
     from minsheng.service.db import Database
@@ -260,7 +300,7 @@ def bench_backend(backend: str, requests: int, workers: int, client: str, second
                 endpoint = f"{base}/api/v1/settlements"
                 load(endpoint, claims(endpoint, headers, people, 50), 4)  # warm up
                 server = _server_processes(urlsplit(base).port or 0)
-                runs = [(c, None) for c in (1, 8, 32)]
+                runs = [(c, None) for c in concurrencies]
                 if client == "wrk":
                     runs += [(32, rate) for rate in rates]
                 for concurrency, rate in runs:
@@ -302,6 +342,9 @@ def main() -> None:
     parser.add_argument("--rates", default="1000",
                         help="also at concurrency 32 with the claims sent at these rates a second "
                              "(wrk only; comma-separated, empty for none)")
+    parser.add_argument("--concurrencies", default="1,8,32",
+                        help="closed measurements, each connection sending its next claim on "
+                             "the reply (comma-separated, empty for none)")
     parser.add_argument("--persons", type=int, default=PERSONS,
                         help="persons the claims are spread over (200: concurrent claims of one "
                              "batch often share a person; a province's thousands seldom do)")
@@ -313,13 +356,14 @@ def main() -> None:
     args = parser.parse_args()
     client = args.client if args.client != "auto" else ("wrk" if _wrk.available() else "python")
     rates = [int(r) for r in args.rates.split(",") if r.strip()]
+    concurrencies = tuple(int(c) for c in args.concurrencies.split(",") if c.strip())
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     unknown = [b for b in backends if b not in BACKENDS]
     if unknown:  # (any other name would be run as PostgreSQL without its CPU measured)
         parser.error(f"--backends: unknown {', '.join(unknown)} (known: {', '.join(BACKENDS)})")
     for backend in backends:
         bench_backend(backend, args.requests, args.workers, client, args.seconds, rates,
-                      args.persons, not args.no_writer_process, args.writers)
+                      args.persons, not args.no_writer_process, args.writers, concurrencies)
 
 
 if __name__ == "__main__":
