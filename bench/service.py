@@ -18,7 +18,9 @@ script (``--seconds`` per measurement); the asyncio client (``--client python``)
 With wrk, concurrency 32 is measured twice: closed (each connection sends its next claim
 as soon as it has the reply: the server's capacity, where by Little's law the mean latency
 is 32 / rate) and open at ``--rates`` (default 1,000 claims a second over the same 32
-connections, as hospitals' billing systems send them: the latency at that load).
+connections, as hospitals' billing systems send them: the latency at that load, counted
+from when each claim was due to be sent, as wrk2 counts it; wrk's own figures, from when it
+was sent, are ``sent_p50_ms`` and ``sent_p99_ms``).
 
 On PostgreSQL each measurement starts right after a ``CHECKPOINT`` (when the role may run
 one), so that no timed checkpoint — whose writes stalled every commit of this VM for 40 to
