@@ -28,6 +28,7 @@ from minsheng.batch.person_years import WatchLists, watch_lists
 from minsheng.batch.persons import Persons, sort_u64
 from minsheng.core.parameters import ParameterView
 from minsheng.rules.settlement import (
+    I64,
     Claims,
     ParameterResolver,
     Settlement,
@@ -38,7 +39,6 @@ from minsheng.rules.settlement import (
 KERNEL_CHUNK = 1 << 15
 """Claims per step inside the kernel (``settle(chunk=…)``): measured a little faster here
 than the kernel's default on chunks of half a million claims."""
-I64 = npt.NDArray[np.int64]
 
 CLAIM_OUTPUT_SCHEMA = pa.schema([("setl_id", pa.string()), ("psn_no", pa.string()),
                                  *((k, pa.string()) for k in (*OUTPUT_MONEY, *CAP_ROOMS))])

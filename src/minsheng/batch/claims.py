@@ -17,11 +17,11 @@ from minsheng.batch.checks import Check, boolean_of, choice_of, collect, money_o
 from minsheng.batch.columns import AMOUNTS, PREPARED_SCHEMA
 from minsheng.batch.files import iter_frames
 from minsheng.batch.persons import Persons
+from minsheng.rules.settlement import I64
 
 SETL_SEED = 7
 """Seed of the 64-bit hashes of ``setl_id`` that find duplicates (:func:`duplicate_setl_ids`)."""
 
-I64 = npt.NDArray[np.int64]
 
 
 @dataclass

@@ -39,11 +39,10 @@ from minsheng.batch.persons import Persons, sort_u64
 from minsheng.batch.pool import carried, pool_workers, share, worker_persons, worker_view
 from minsheng.batch.progress import NullReporter, Reporter
 from minsheng.core.parameters import ParameterView
-from minsheng.rules.settlement import Claims, ParameterResolver, resolve
+from minsheng.rules.settlement import I64, Claims, ParameterResolver, resolve
 from minsheng.rules.settlement_params import period_breaks
 
 DEFAULT_CHUNK = 500_000
-I64 = npt.NDArray[np.int64]
 
 
 @dataclass

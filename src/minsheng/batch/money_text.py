@@ -31,8 +31,8 @@ import pyarrow.compute as pc
 from minsheng.batch.arrow_buffers import arrow_ints
 from minsheng.batch.columns import CAP_ROOMS
 from minsheng.core.money import format_fen
+from minsheng.rules.settlement import I64
 
-I64 = npt.NDArray[np.int64]
 LARGEST = 9 * 10**17
 """Larger magnitudes (far above any amount the kernel accepts) are formatted in Python."""
 DENSE = 0.75

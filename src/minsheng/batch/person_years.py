@@ -23,13 +23,13 @@ from minsheng.core.parameters import ParameterView
 from minsheng.core.regions import get_region
 from minsheng.core.trace import NullTrace
 from minsheng.rules.assistance import watch_list_status
+from minsheng.rules.settlement import I64
 from minsheng.rules.settlement_params import (
     mask_categories,
     number_day,
     period_breaks,
 )
 
-I64 = npt.NDArray[np.int64]
 MONITORING_PREFIX = "medical.monitoring."
 WATCH_MISSING = "监测名单未计算"
 WATCH_LABELS = {"relapse_watch": "因病返贫监测", "impoverish_watch": "因病致贫监测", "none": "未纳入"}

@@ -23,13 +23,13 @@ from minsheng.batch.files import read_frame
 from minsheng.core.categories import category_key
 from minsheng.core.errors import InputError
 from minsheng.core.regions import all_regions
+from minsheng.rules.settlement import I64
 from minsheng.rules.settlement_params import CATEGORY_BITS
 
 PSN_SEED = 17
 """Seed of the 64-bit hashes that find a claim's person (:meth:`Persons.lookup`)."""
 _PSN_NO = r"^[A-Za-z0-9_.\-]{1,32}$"
 
-I64 = npt.NDArray[np.int64]
 
 
 @dataclass

@@ -91,6 +91,7 @@ from minsheng.core.parameters import ParameterView
 from minsheng.rules.settlement_params import (
     CATEGORY_BITS,
     GROUPS,
+    I64,
     MAX_FEN,
     SCALE,
     ClaimParameters,
@@ -101,7 +102,6 @@ from minsheng.rules.settlement_params import (
     resolve_parameters,
 )
 
-I64 = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
 Index = npt.NDArray[np.intp]
 
@@ -119,7 +119,7 @@ CHUNK = 1 << 13
 HALF = SCALE // 2
 
 __all__ = [
-    "ACCUMULATOR_FIELDS", "CATEGORY_BITS", "Accumulators", "Claims", "ParameterResolver",
+    "ACCUMULATOR_FIELDS", "CATEGORY_BITS", "I64", "Accumulators", "Claims", "ParameterResolver",
     "Settlement", "assistance_block", "cap_block", "category_mask", "deductible_block",
     "parameter_resolver", "person_years", "resolve", "settle", "settlement_order", "year_of",
 ]
