@@ -11,11 +11,12 @@ import sys
 import polars as pl
 import pytest
 
-from minsheng.batch.allocators import MALLOC_KEEP, POLARS_JEMALLOC
+from minsheng.batch.allocators import MALLOC_KEEP, NO_HUGE_PAGES, POLARS_JEMALLOC
 from minsheng.batch.pool import worker_pool
 
 JEMALLOC = "_RJEM_MALLOC_CONF"
-SETTINGS = tuple(POLARS_JEMALLOC)
+HUGE = "NUMPY_MADVISE_HUGEPAGE"
+SETTINGS = (*POLARS_JEMALLOC, *NO_HUGE_PAGES)
 
 
 def _in_fresh_python(code: str, env: dict[str, str]) -> str:
@@ -25,41 +26,55 @@ def _in_fresh_python(code: str, env: dict[str, str]) -> str:
     return done.stdout.strip()
 
 
-PREPARE_THEN_LOAD = ("import os; from minsheng.batch.allocators import prepare_batch_process; "
+PREPARE_THEN_LOAD = ("import os; import numpy; from numpy._core import multiarray; "
+                     "from minsheng.batch.allocators import prepare_batch_process; "
                      "prepare_batch_process(); import polars; "
-                     "print(os.environ['POLARS_THP'], os.environ['_RJEM_MALLOC_CONF'])")
+                     "print(os.environ['_RJEM_MALLOC_CONF'], os.environ['NUMPY_MADVISE_HUGEPAGE'], "
+                     "multiarray._get_madvise_hugepage(), 'POLARS_THP' in os.environ)")
 
 
-def test_the_command_line_sets_polars_allocator_before_loading_it() -> None:
-    thp, conf = _in_fresh_python(PREPARE_THEN_LOAD, {}).split()
-    assert thp == "1"
+def test_the_command_line_sets_polars_allocator_before_loading_it_and_turns_huge_pages_off(
+        ) -> None:
+    conf, huge, numpy_asks, polars_thp = _in_fresh_python(PREPARE_THEN_LOAD, {}).split()
     assert conf.endswith("," + POLARS_JEMALLOC[JEMALLOC])  # (after Polars' own defaults)
+    # numpy was loaded before: it is told at once, and worker processes read the variable
+    assert (huge, numpy_asks, polars_thp) == ("0", "False", "False")
 
 
 def test_a_setting_the_user_made_is_kept() -> None:
-    thp, conf = _in_fresh_python(PREPARE_THEN_LOAD, {"POLARS_THP": "0", JEMALLOC: "narenas:1"}
-                                 ).split()
-    assert thp == "0"
+    conf, huge, numpy_asks, _ = _in_fresh_python(
+        PREPARE_THEN_LOAD, {HUGE: "1", JEMALLOC: "narenas:1"}).split()
+    assert (huge, numpy_asks) == ("1", "True")
     assert conf.endswith(",narenas:1") and "decay_ms:3000" not in conf
 
 
-def test_nothing_is_set_once_polars_is_loaded(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_polars_settings_are_not_made_once_polars_is_loaded(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     from minsheng.batch.allocators import prepare_batch_process
 
-    monkeypatch.delenv("POLARS_THP", raising=False)
+    monkeypatch.delenv(JEMALLOC, raising=False)
+    monkeypatch.setenv(HUGE, "1")  # (and numpy in this process keeps asking for huge pages)
     prepare_batch_process()  # (this test process has Polars loaded: too late to matter)
-    assert "POLARS_THP" not in os.environ
+    assert JEMALLOC not in os.environ
 
 
 def test_worker_processes_start_with_the_settings_and_this_process_keeps_its_own(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("POLARS_THP", "1")
+    monkeypatch.setenv(HUGE, "0")
     monkeypatch.delenv("POLARS_MAX_THREADS", raising=False)
     with worker_pool(2, {}) as pool:
         assert pool is not None
         seen = {k: pool.submit(os.getenv, k).result()
-                for k in ("POLARS_THP", "POLARS_MAX_THREADS", *MALLOC_KEEP)}
+                for k in (HUGE, "POLARS_MAX_THREADS", *MALLOC_KEEP)}
         threads = pool.submit(pl.thread_pool_size).result()
-    assert seen == {"POLARS_THP": "1", "POLARS_MAX_THREADS": "1", **MALLOC_KEEP}
+        numpy_asks = pool.submit(_numpy_asks_for_huge_pages).result()
+    assert seen == {HUGE: "0", "POLARS_MAX_THREADS": "1", **MALLOC_KEEP}
     assert threads == 1
+    assert numpy_asks is False
     assert "POLARS_MAX_THREADS" not in os.environ and "MALLOC_TOP_PAD_" not in os.environ
+
+
+def _numpy_asks_for_huge_pages() -> bool:
+    from numpy._core import multiarray
+
+    return bool(multiarray._get_madvise_hugepage())
