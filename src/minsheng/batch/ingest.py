@@ -35,7 +35,7 @@ from minsheng.batch.files import (
     parquet_files,
     unreadable,
 )
-from minsheng.batch.persons import Persons, sort_u64
+from minsheng.batch.persons import Persons
 from minsheng.batch.pool import carried, pool_workers, share, worker_persons, worker_view
 from minsheng.batch.progress import NullReporter, Reporter
 from minsheng.core.parameters import ParameterView
@@ -86,7 +86,7 @@ def ingest(claims_path: Path, persons: Persons, view: ParameterView,
     for frame in iter_frames(claims_path, "claims", CLAIM_COLUMNS, batch_rows):
         batch = prepare_claims(frame, offset, persons)
         offset += frame.height
-        hashes.append(sort_u64(batch.hashes))
+        hashes.append(batch.hashes)
         if batch.bad_count:
             bad.extend(batch.bad[: max(0, MAX_REPORTED - len(bad))])
             bad_count += batch.bad_count
@@ -101,7 +101,7 @@ def finish_ingest(claims_path: Path, persons: Persons, view: ParameterView,
                   hashes: list[npt.NDArray[np.uint64]], bad: list[BadRow], bad_count: int,
                   keys: list[pl.DataFrame]) -> Ingested:
     """After every batch is checked: duplicate ``setl_id`` over the file (``hashes``: each
-    batch's, sorted), then the bad rows (:class:`BadRows`), then every parameter the claims
+    batch's), then the bad rows (:class:`BadRows`), then every parameter the claims
     need."""
     dup, dup_count = duplicate_setl_ids(claims_path, hashes)
     if bad_count or dup_count:
@@ -140,7 +140,7 @@ def ingest_unit(task: IngestTask) -> tuple[int, npt.NDArray[np.uint64], list[Bad
     except (pa.ArrowException, pl.exceptions.PolarsError) as exc:
         raise unreadable(Path(task.path), "claims", exc) from None
     batch = prepare_claims(frame, task.first_row, persons)
-    hashes = sort_u64(batch.hashes)  # (sorted here, in parallel: merged quickly)
+    hashes = batch.hashes
     if batch.bad_count:
         return task.unit, hashes, batch.bad, batch.bad_count, None
     keys = _parameter_keys(batch.frame, persons, period_breaks(view))

@@ -199,8 +199,9 @@ class HashIndex:
 
 
 def sort_u64(values: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
-    """``values`` sorted (Polars' sort of 64-bit integers takes about half numpy's time)."""
-    out: npt.NDArray[np.uint64] = pl.Series(values, dtype=pl.UInt64).sort().to_numpy()
+    """``values`` sorted: numpy's default sort, vectorised (x86-simd-sort), takes about half
+    the time of Polars' sort of 64-bit integers here (2.27 million: 12 against 27 ms)."""
+    out: npt.NDArray[np.uint64] = np.sort(values)
     return out
 
 
