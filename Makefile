@@ -2,12 +2,13 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+# (setup.py builds the one compiled module, src/minsheng/batch/_money.c: a change reinstalls)
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml setup.py src/minsheng/batch/_money.c | cksum | cut -d' ' -f1)
 EXTRAS := dev,service,batch,web,spark
 
 .PHONY: install run test lint typecheck bench clean browser wrk
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py src/minsheng/batch/_money.c
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[$(EXTRAS)]'
@@ -53,4 +54,4 @@ bench: install wrk
 	$(PY) bench/service.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info src/minsheng/batch/*.so
