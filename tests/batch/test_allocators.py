@@ -65,10 +65,11 @@ def test_worker_processes_start_with_the_settings_and_this_process_keeps_its_own
     with worker_pool(2, {}) as pool:
         assert pool is not None
         seen = {k: pool.submit(os.getenv, k).result()
-                for k in (HUGE, "POLARS_MAX_THREADS", *MALLOC_KEEP)}
+                for k in (HUGE, "POLARS_MAX_THREADS", "OPENBLAS_NUM_THREADS", *MALLOC_KEEP)}
         threads = pool.submit(pl.thread_pool_size).result()
         numpy_asks = pool.submit(_numpy_asks_for_huge_pages).result()
-    assert seen == {HUGE: "0", "POLARS_MAX_THREADS": "1", **MALLOC_KEEP}
+    assert seen == {HUGE: "0", "POLARS_MAX_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+                    **MALLOC_KEEP}
     assert threads == 1
     assert numpy_asks is False
     assert "POLARS_MAX_THREADS" not in os.environ and "MALLOC_TOP_PAD_" not in os.environ

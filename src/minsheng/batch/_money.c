@@ -22,22 +22,23 @@ static const char PAIRS[201] =
     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
     "8081828384858687888990919293949596979899";
 
+#define LONGEST 22 /* "-92233720368547758.08": sign, 17 yuan digits, ".", 2 cents */
+
+/* The number of decimal digits of v (at least one). */
 static int digits(uint64_t v) {
     int d = 1;
-    while (v >= 10) {
-        v /= 10;
-        d++;
+    while (v >= 10000) {
+        v /= 10000;
+        d += 4;
     }
-    return d;
+    if (v >= 100) {
+        v /= 100;
+        d += 2;
+    }
+    return d + (v >= 10);
 }
 
-/* The length of one text: sign, yuan digits (at least one), ".", two cents. */
-static int64_t text_length(int64_t fen) {
-    uint64_t m = fen < 0 ? (uint64_t)0 - (uint64_t)fen : (uint64_t)fen;
-    return (fen < 0) + digits(m / 100) + 3;
-}
-
-/* Write one text ending just before `end`. */
+/* Write one text so that it ends just before `end` (its length: text_length). */
 static void write_text(int64_t fen, char *end) {
     uint64_t m = fen < 0 ? (uint64_t)0 - (uint64_t)fen : (uint64_t)fen;
     uint64_t yuan = m / 100;
@@ -60,6 +61,11 @@ static void write_text(int64_t fen, char *end) {
     if (fen < 0) {
         *--p = '-';
     }
+}
+
+static int32_t text_length(int64_t fen) {
+    uint64_t m = fen < 0 ? (uint64_t)0 - (uint64_t)fen : (uint64_t)fen;
+    return (int32_t)((fen < 0) + digits(m / 100) + 3);
 }
 
 static PyObject *fen_texts(PyObject *self, PyObject *args) {
@@ -92,37 +98,33 @@ static PyObject *fen_texts(PyObject *self, PyObject *args) {
             goto done;
         }
     }
-    if (n > (Py_ssize_t)((INT32_MAX - 1) / 24)) {
+    if (n > (Py_ssize_t)(INT32_MAX / LONGEST)) {
         PyErr_SetString(PyExc_OverflowError, "too many values for int32 offsets");
+        goto done;
+    }
+    offsets_obj = PyBytes_FromStringAndSize(NULL, (n + 1) * 4);
+    data_obj = PyBytes_FromStringAndSize(NULL, n * LONGEST); /* room for the longest texts */
+    if (offsets_obj == NULL || data_obj == NULL) {
         goto done;
     }
     const int64_t *values = (const int64_t *)fen.buf;
     const uint8_t *skip = have_absent ? (const uint8_t *)absent.buf : NULL;
-    offsets_obj = PyBytes_FromStringAndSize(NULL, (n + 1) * 4);
-    if (offsets_obj == NULL) {
-        goto done;
-    }
     int32_t *offsets = (int32_t *)PyBytes_AS_STRING(offsets_obj);
-    int64_t total = 0;
-    offsets[0] = 0;
-    for (Py_ssize_t i = 0; i < n; i++) { /* at most 22 bytes each: fits int32 (checked) */
-        if (!(skip && skip[i])) {
-            total += text_length(values[i]);
-        }
-        offsets[i + 1] = (int32_t)total;
-    }
-    data_obj = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)total);
-    if (data_obj == NULL) {
-        goto done;
-    }
     char *data = PyBytes_AS_STRING(data_obj);
+    int32_t pos = 0;
     Py_BEGIN_ALLOW_THREADS
+    offsets[0] = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
-        if (offsets[i + 1] != offsets[i]) {
-            write_text(values[i], data + offsets[i + 1]);
+        if (!(skip && skip[i])) { /* the length first, then the text written in place */
+            pos += text_length(values[i]);
+            write_text(values[i], data + pos);
         }
+        offsets[i + 1] = pos;
     }
     Py_END_ALLOW_THREADS
+    if (_PyBytes_Resize(&data_obj, pos) < 0) {
+        goto done;
+    }
     result = PyTuple_Pack(2, offsets_obj, data_obj);
 done:
     Py_XDECREF(offsets_obj);
