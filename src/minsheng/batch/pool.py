@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import json
 import os
 from collections import deque
@@ -139,8 +140,13 @@ def worker_pool(processes: int, overrides: Mapping[str, Any]
 
 
 def _warm(overrides_json: str) -> None:
+    """A worker's first task: read the parameters, then keep every object made so far (the
+    modules, the parameters) out of the garbage collector's walks, during the job and at the
+    worker's exit, which the job waits for."""
     with contextlib.suppress(MinshengError):  # (reported where the parameters are used)
         worker_view(overrides_json)
+    gc.collect()
+    gc.freeze()
 
 
 def pool_workers(pool: Executor) -> int:
