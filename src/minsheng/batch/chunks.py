@@ -25,7 +25,7 @@ from minsheng.batch.columns import (
 )
 from minsheng.batch.money_text import money_arrays, money_texts
 from minsheng.batch.person_years import WatchLists, watch_lists
-from minsheng.batch.persons import Persons, sort_u64
+from minsheng.batch.persons import Persons
 from minsheng.core.parameters import ParameterView
 from minsheng.rules.settlement import (
     I64,
@@ -133,7 +133,7 @@ def _order(pidx: I64, t: I64, setl_ids: Callable[[npt.NDArray[np.intp]], pl.Seri
         key = ((pidx - p0).astype(np.uint64) << np.uint64(t_bits + i_bits)) \
             | ((t - t0).astype(np.uint64) << np.uint64(i_bits)) \
             | np.arange(n, dtype=np.uint64)
-        key = sort_u64(key)
+        key = np.sort(key)
         order = (key & np.uint64((1 << i_bits) - 1)).astype(np.intp)
         when = key >> np.uint64(i_bits)
         tie = when[1:] == when[:-1]
