@@ -2,13 +2,14 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-# (setup.py builds the one compiled module, src/minsheng/batch/_money.c: a change reinstalls)
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml setup.py src/minsheng/batch/_money.c | cksum | cut -d' ' -f1)
+# what the install is made from (setup.py builds the compiled module _money.c): a change reinstalls
+INSTALL_FROM := pyproject.toml setup.py src/minsheng/batch/_money.c
+STAMP  := $(VENV)/.installed-$(shell cat $(INSTALL_FROM) | cksum | cut -d' ' -f1)
 EXTRAS := dev,service,batch,web,spark
 
 .PHONY: install run test lint typecheck bench clean browser wrk
 
-$(STAMP): pyproject.toml setup.py src/minsheng/batch/_money.c
+$(STAMP): $(INSTALL_FROM)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[$(EXTRAS)]'
