@@ -2,7 +2,7 @@
 
 The batch outputs hold money as text (CONTRACT.md), ten columns per claim, so this is one of
 the engine's hot paths. When the package was built with a C compiler (``setup.py``), each
-column is written in one compiled loop (:mod:`minsheng.batch._money`, about 7 ns a value
+column is written in one compiled loop (:mod:`minsheng.batch._money`, about 8 ns a value
 against about 28 with Arrow below; in a 10-million-claim job about a third of the settling
 CPU was this formatting). Otherwise — and the texts are the same, which the tests check —
 three steps keep it cheap:
@@ -21,7 +21,6 @@ three steps keep it cheap:
 
 Where Polars wants them, :func:`money_texts` gives the same texts as Polars Series.
 """
-
 
 from __future__ import annotations
 
