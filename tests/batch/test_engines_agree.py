@@ -16,6 +16,7 @@ from batch_helpers import Population, read_output
 from minsheng.batch import local
 from minsheng.batch import spark as spark_engine
 from minsheng.batch.chunks import PERSON_YEAR_SCHEMA
+from minsheng.batch.columns import CAP_ROOMS
 from minsheng.core.categories import parse_categories
 from minsheng.core.errors import InputError
 from minsheng.service.kernel import OUTPUTS, settle_one
@@ -100,6 +101,14 @@ def test_spark_settles_claims_checked_in_two_processes_as_the_local_engine_does(
     parts = list((tmp_path / "spark").iterdir())
     assert parts and all(p.suffix == ".parquet" for p in parts)
     assert {pq.ParquetFile(p).metadata.row_group(0).column(2).compression for p in parts} == {"ZSTD"}
+    assert _optional_columns(tmp_path / "local") == _optional_columns(tmp_path / "spark") \
+        == set(CAP_ROOMS)  # the rest stored without definition levels, by either engine
+
+
+def _optional_columns(folder: Path) -> set[str]:
+    """The columns a folder's Parquet parts declare as optional (that may be empty)."""
+    return {c.name for p in folder.glob("*.parquet") for c in pq.ParquetFile(p).schema
+            if c.max_definition_level > 0}
 
 
 def test_person_year_totals_add_up_the_claims(shanxi: Population, tmp_path: Path) -> None:

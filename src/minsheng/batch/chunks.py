@@ -40,11 +40,17 @@ KERNEL_CHUNK = 1 << 15
 """Claims per step inside the kernel (``settle(chunk=…)``): measured a little faster here
 than the kernel's default on chunks of half a million claims."""
 
-CLAIM_OUTPUT_SCHEMA = pa.schema([("setl_id", pa.string()), ("psn_no", pa.string()),
-                                 *((k, pa.string()) for k in (*OUTPUT_MONEY, *CAP_ROOMS))])
-PERSON_YEAR_SCHEMA = pa.schema([("psn_no", pa.string()), ("year", pa.int32()),
-                                *((k, pa.string()) for k in PERSON_YEAR_MONEY),
-                                ("watch_list", pa.string()), ("watch_list_threshold", pa.string())])
+CLAIM_OUTPUT_SCHEMA = pa.schema([
+    pa.field("setl_id", pa.string(), nullable=False), pa.field("psn_no", pa.string(), nullable=False),
+    *(pa.field(k, pa.string(), nullable=False) for k in OUTPUT_MONEY),
+    *(pa.field(k, pa.string()) for k in CAP_ROOMS)])
+"""The per-claim outputs. Only the cap rooms can be empty; every other column is declared
+non-null, so that Parquet stores it without definition levels (a third less CPU to write the
+parts: 500,000 claims 115 → 78 ms, docs/batch.md, sitting 11)."""
+PERSON_YEAR_SCHEMA = pa.schema([
+    pa.field("psn_no", pa.string(), nullable=False), pa.field("year", pa.int32(), nullable=False),
+    *(pa.field(k, pa.string(), nullable=False) for k in PERSON_YEAR_MONEY),
+    pa.field("watch_list", pa.string()), pa.field("watch_list_threshold", pa.string())])
 
 
 @dataclass

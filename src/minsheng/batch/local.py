@@ -41,7 +41,12 @@ import polars as pl
 import pyarrow as pa
 
 from minsheng.batch.arrow_buffers import arrow_ints
-from minsheng.batch.chunks import claim_arrow, person_year_table, settle_table
+from minsheng.batch.chunks import (
+    PERSON_YEAR_SCHEMA,
+    claim_arrow,
+    person_year_table,
+    settle_table,
+)
 from minsheng.batch.files import file_kind
 from minsheng.batch.ingest import (
     DEFAULT_CHUNK,
@@ -157,7 +162,8 @@ def settle_bucket(task: BucketTask) -> tuple[BucketResult, Parts]:
     settled = settle_rows(prepared, task.work, task.overrides_json, task.person_years is not None)
     parts: Parts = []
     if task.person_years is not None and settled.person_years is not None:
-        parts.append((settled.person_years, Path(task.person_years) / part_name(task.bucket)))
+        parts.append((settled.person_years.to_arrow().cast(PERSON_YEAR_SCHEMA),
+                      Path(task.person_years) / part_name(task.bucket)))
     parts.append((settled.claims, Path(task.out) / part_name(task.bucket)))
     return (task.bucket, prepared.num_rows, settled.warnings, settled.missing), parts
 

@@ -79,7 +79,8 @@ def layout(rows: int, cores: int, group_rows: int = GROUP_ROWS) -> tuple[int, in
 
 def _ddl(schema: pa.Schema) -> str:
     names = {pa.string(): "string", pa.int32(): "int", pa.int64(): "bigint"}
-    return ", ".join(f"{f.name} {names[f.type]}" for f in schema)
+    return ", ".join(f"{f.name} {names[f.type]}{'' if f.nullable else ' not null'}"
+                     for f in schema)
 
 
 def spark_session(master: str = "local[*]", app_name: str = "minsheng-batch") -> Any:
