@@ -91,7 +91,7 @@ def settle_table(table: pa.Table, view: ParameterView, persons: Persons,
 
     ``frame`` of the result holds the numeric prepared columns in settlement order; the
     texts are in ``setl_id``."""
-    names = [n for n in PREPARED_SCHEMA.names if n not in ("setl_id", "row")]
+    names = [n for n in PREPARED_SCHEMA.names if n != "setl_id"]
     columns: dict[str, Any] = {n: numpy_of(table.column(n)) for n in names}
     ids = table.column("setl_id")
 

@@ -94,7 +94,6 @@ def prepare_claims(df: pl.DataFrame, first_row: int, persons: Persons) -> Prepar
     # looked at one by one only when there are some
     flags = [expr.fill_null(False) for _, items in merged.items() for expr, _, _ in items]
     frame = work.lazy().select(  # lazy: each stripped text is computed once
-        pl.Series("row", rows),
         pl.col("__pidx").alias("pidx"),
         t.cast(pl.Int64).alias("t"),
         setl_id.alias("setl_id"),

@@ -23,9 +23,10 @@ PERSON_YEAR_MONEY = ("medfee_sumamt", "inscp_scp_amt", "hifp_pay", "hifmi_pay", 
 SECONDS_PER_DAY = 86_400
 
 PREPARED_SCHEMA = pa.schema([
-    ("row", pa.int64()), ("pidx", pa.int64()), ("t", pa.int64()), ("setl_id", pa.string()),
+    ("pidx", pa.int64()), ("t", pa.int64()), ("setl_id", pa.string()),
     ("med_type", pa.int8()), ("hosp_lv", pa.int8()), ("in_province", pa.bool_()),
     *((name, pa.int64()) for name in AMOUNTS),
 ])
-"""A validated claim: ``row`` its data row number (from 1), ``pidx`` the person's index in
-the persons file, ``t`` the settlement time in seconds since 1970-01-01 (China time)."""
+"""A validated claim: ``pidx`` the person's index in the persons file, ``t`` the settlement
+time in seconds since 1970-01-01 (China time). (Its data row number is not kept: only the
+checks report it, and they are done when a row is prepared.)"""

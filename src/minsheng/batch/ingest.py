@@ -339,15 +339,12 @@ def read_bucket(work: str, bucket: int) -> pa.Table:
                              for f in files]) if files else PREPARED_SCHEMA.empty_table()
 
 
-STAGED_SCHEMA = pa.schema([f for f in PREPARED_SCHEMA if f.name != "row"])
-"""Staged claims (the Spark engine's input): the prepared rows without their data row
-numbers (used only in errors)."""
 STAGED_CLAIMS = "claims"
 """The folder of staged claims (Parquet files) in a staging folder, beside the persons."""
 
 
 class StagingSink:
-    """Writes prepared rows as one Parquet file of staged claims (:data:`STAGED_SCHEMA`)."""
+    """Writes prepared rows as one Parquet file of staged claims (:data:`PREPARED_SCHEMA`)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -356,8 +353,8 @@ class StagingSink:
     def __call__(self, frame: pl.DataFrame) -> None:
         if self.writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.writer = pq.ParquetWriter(self.path, STAGED_SCHEMA, compression="lz4")
-        table = frame.select(STAGED_SCHEMA.names).to_arrow().cast(STAGED_SCHEMA)
+            self.writer = pq.ParquetWriter(self.path, PREPARED_SCHEMA, compression="lz4")
+        table = frame.select(PREPARED_SCHEMA.names).to_arrow().cast(PREPARED_SCHEMA)
         self.writer.write_table(table, row_group_size=1 << 18)
 
     def close(self) -> None:

@@ -136,9 +136,9 @@ class SettledRows:
 
 def settle_rows(prepared: pa.Table, work: str, overrides_json: str, person_years: bool
                 ) -> SettledRows:
-    """Settle prepared rows of whole persons (the columns of :data:`PREPARED_SCHEMA`;
-    ``row`` may be absent) with the persons and parameters of the job in ``work``: the
-    local engine calls it on each bucket, the Spark engine on each group of persons."""
+    """Settle prepared rows of whole persons (the columns of :data:`PREPARED_SCHEMA`) with
+    the persons and parameters of the job in ``work``: the local engine calls it on each
+    bucket, the Spark engine on each group of persons."""
     persons = worker_persons(work)
     view = worker_view(overrides_json)
     settled = settle_table(prepared, view, persons, worker_resolver(work, overrides_json))
