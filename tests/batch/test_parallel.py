@@ -12,6 +12,7 @@ from batch_helpers import Population, read_output
 from minsheng.batch import local
 from minsheng.batch.bad_rows import BadRows
 from minsheng.batch.ingest import bucket_count, bucket_of
+from minsheng.batch import pool
 from minsheng.batch.pool import share
 
 
@@ -82,3 +83,34 @@ def test_the_last_chunk_is_split_in_two_so_that_the_processes_finish_together() 
     assert (np.diff(of) >= 0).all()  # each bucket a run of persons, in order
     assert bucket_count(400, 500) == 1
     assert bucket_of(np.arange(10), 1, 10).tolist() == [0] * 10
+
+
+def test_the_job_takes_the_workers_the_command_line_started_ahead_of_it(
+        shanxi: Population, tmp_path: Path) -> None:
+    pool.start_workers(shanxi.claims, 2, ("minsheng.batch.local",))
+    started = pool._STARTED[-1]
+    summary = local.settle_file(shanxi.claims, shanxi.persons, tmp_path / "out", workers=2)
+    assert not pool._STARTED  # taken by the job ...
+    assert started._shutdown_thread  # ... and shut down with it
+    one = local.settle_file(shanxi.claims, shanxi.persons, tmp_path / "one", workers=1)
+    assert summary.rows == one.rows
+    assert read_output(tmp_path / "out").equals(read_output(tmp_path / "one"))
+
+
+def test_workers_started_for_a_job_that_failed_before_it_took_them_are_stopped(
+        shanxi: Population) -> None:
+    pool.start_workers(shanxi.claims, 2, ("minsheng.batch.local",))
+    processes = list(pool._STARTED[-1]._processes.values())
+    assert len(processes) == 1
+    pool.discard_started_workers()
+    for process in processes:
+        process.join(timeout=10)
+        assert not process.is_alive()
+    assert not pool._STARTED
+
+
+def test_no_workers_are_started_ahead_for_a_csv_or_a_missing_file(
+        shanxi_csv: Population, tmp_path: Path) -> None:
+    pool.start_workers(shanxi_csv.claims, 2, ("minsheng.batch.local",))
+    pool.start_workers(tmp_path / "missing.parquet", 2, ("minsheng.batch.local",))
+    assert not pool._STARTED

@@ -27,17 +27,12 @@ import pyarrow.parquet as pq
 from minsheng.batch.bad_rows import MAX_REPORTED, BadRow, BadRows
 from minsheng.batch.claims import duplicate_setl_ids, prepare_claims
 from minsheng.batch.columns import AMOUNTS, CLAIM_COLUMNS, PREPARED_SCHEMA, SECONDS_PER_DAY
-from minsheng.batch.files import (
-    check_columns,
-    count_rows,
-    file_kind,
-    iter_frames,
-    parquet_files,
-    unreadable,
-)
+from minsheng.batch.files import check_columns, iter_frames
+from minsheng.batch.inputs import count_rows, file_kind, parquet_files, unreadable
 from minsheng.batch.persons import Persons
-from minsheng.batch.pool import carried, pool_workers, share, worker_persons, worker_view
+from minsheng.batch.pool import carried, pool_workers, share
 from minsheng.batch.progress import NullReporter, Reporter
+from minsheng.batch.worker_state import worker_persons, worker_view
 from minsheng.core.parameters import ParameterView
 from minsheng.rules.settlement import I64, Claims, ParameterResolver, resolve
 from minsheng.rules.settlement_params import period_breaks

@@ -47,7 +47,6 @@ from minsheng.batch.chunks import (
     person_year_table,
     settle_table,
 )
-from minsheng.batch.files import file_kind
 from minsheng.batch.ingest import (
     DEFAULT_CHUNK,
     bucket_count,
@@ -55,6 +54,7 @@ from minsheng.batch.ingest import (
     ingest_buckets,
     read_bucket,
 )
+from minsheng.batch.inputs import file_kind
 from minsheng.batch.overrides import parameter_view
 from minsheng.batch.parts import (
     COMPRESSIONS,
@@ -72,17 +72,14 @@ from minsheng.batch.parts import (
 )
 from minsheng.batch.person_years import WATCH_MISSING, missing_warnings
 from minsheng.batch.persons import load_persons
-from minsheng.batch.pool import (
-    carried,
-    share,
+from minsheng.batch.pool import carried, share, worker_count, worker_pool
+from minsheng.batch.progress import NullReporter, Reporter
+from minsheng.batch.worker_state import (
     stage_persons,
-    worker_count,
     worker_persons,
-    worker_pool,
     worker_resolver,
     worker_view,
 )
-from minsheng.batch.progress import NullReporter, Reporter
 from minsheng.core.errors import InputError
 from minsheng.core.parameters import ParameterView
 

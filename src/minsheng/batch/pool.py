@@ -1,17 +1,21 @@
-"""The worker processes of a batch job and what each keeps for the job it runs.
+"""The worker processes of a batch job: started (:func:`worker_pool`, or earlier by the
+command line, :func:`start_workers`), sharing the tasks with this process (:func:`share`),
+and an error raised in a worker carried back as the user-facing error it was
+(:func:`carried`).
 
-A job runs on ``processes`` cores: this process and ``processes − 1`` worker processes
-(:func:`worker_pool`), sharing the tasks (:func:`share`); an error raised in a worker comes
-back as the user-facing error it was (:func:`carried`). Each process reads the job's persons
-(staged in its ``_work`` folder, :func:`stage_persons`) and parameters once
-(:func:`worker_persons`, :func:`worker_view`, :func:`worker_resolver`).
+A job runs on ``processes`` cores: this process and ``processes − 1`` worker processes. What
+each process keeps for the job is in :mod:`minsheng.batch.worker_state`. This module imports
+nothing heavy (the standard library and pyarrow): the command line starts the workers with
+it *before* it loads the engine, so that a worker imports Polars, numpy and the rules while
+this process does the same, not after it (about a tenth of a 10-million-claim job's time
+was this process importing with the second core idle, docs/batch.md, sitting 11).
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import gc
+import importlib
 import json
 import os
 from collections import deque
@@ -24,19 +28,17 @@ from concurrent.futures import (
     ThreadPoolExecutor,
     wait,
 )
-from functools import cache
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-import polars as pl
-
 from minsheng.batch.allocators import WORKER_ENVIRONMENT, keep_freed_memory
-from minsheng.batch.overrides import parameter_view
-from minsheng.batch.persons import Persons
+from minsheng.batch.inputs import count_rows
 from minsheng.core.errors import MinshengError
-from minsheng.core.parameters import ParameterView
-from minsheng.rules.settlement import ParameterResolver, parameter_resolver
+
+PARALLEL_FROM = 2_000_000
+"""By default a job uses every core from this many claims on, else only this process:
+starting worker processes costs more than it saves below it."""
 
 
 class WorkerFailure(Exception):
@@ -68,53 +70,35 @@ def _result(future: Future[Any]) -> Any:
         raise exc.error() from None
 
 
-PERSONS_FILE = "persons.arrow"
-_PERSONS: dict[str, Persons] = {}
-"""The persons of the job being run in this process (by its ``_work`` folder)."""
+def worker_count(requested: int | None, rows: int) -> int:
+    """The processes of a job on ``rows`` claims (``requested``: ``--workers``)."""
+    if requested is not None:
+        return max(1, requested)
+    if rows < PARALLEL_FROM:
+        return 1
+    return max(1, os.cpu_count() or 1)
 
 
-def stage_persons(persons: Persons, work: Path) -> None:
-    """Keep the job's persons in ``work`` for the processes that settle its rows (this
-    process included, which need not read them back)."""
-    persons.frame().write_ipc(work / PERSONS_FILE)
-    _PERSONS.clear()
-    _PERSONS[str(work)] = persons
+_STARTED: list[ProcessPoolExecutor] = []
+"""Worker processes started ahead of their job (:func:`start_workers`), at most one pool."""
 
 
-def worker_persons(work: str) -> Persons:
-    """The persons of the job staged in ``work``, read once per process."""
-    persons = _PERSONS.get(work)
-    if persons is None:
-        persons = Persons.from_frame(pl.read_ipc(Path(work) / PERSONS_FILE))
-        _PERSONS.clear()  # (one job at a time)
-        _PERSONS[work] = persons
-    return persons
+def _preload(modules: tuple[str, ...]) -> None:
+    """A worker's first task when started ahead: import what its tasks will need."""
+    for name in modules:
+        importlib.import_module(name)
 
 
-@cache
-def worker_view(overrides_json: str) -> ParameterView:
-    """The parameters with the job's overrides (JSON), made once per process."""
-    return parameter_view(json.loads(overrides_json))
-
-
-@functools.lru_cache(maxsize=2)
-def worker_resolver(work: str, overrides_json: str) -> ParameterResolver:
-    """One resolver per job in each process: each term is read once for all its chunks (and
-    its warnings are the job's own)."""
-    return parameter_resolver(worker_view(overrides_json))
-
-
-def _start_pool(n_workers: int, overrides: Mapping[str, Any]) -> ProcessPoolExecutor:
-    """Worker processes, started at once and reading the parameters while the main process
-    reads the persons. Each runs Polars on one thread: the workers are the parallelism."""
+def _spawn(n_workers: int, first: Callable[..., None], *args: Any) -> ProcessPoolExecutor:
+    """``n_workers`` worker processes, started at once, each running ``first(*args)`` first.
+    Each runs Polars on one thread (the workers are the parallelism) and reads
+    :data:`~minsheng.batch.allocators.WORKER_ENVIRONMENT` as it starts."""
     pool = ProcessPoolExecutor(n_workers, mp_context=get_context("spawn"))
-    settings = WORKER_ENVIRONMENT  # read by each worker as it starts
-    saved = {k: os.environ.get(k) for k in settings}
-    os.environ.update(settings)
+    saved = {k: os.environ.get(k) for k in WORKER_ENVIRONMENT}
+    os.environ.update(WORKER_ENVIRONMENT)
     try:
-        overrides_json = json.dumps(dict(overrides), sort_keys=True)
         for _ in range(n_workers):  # a worker is started for each task while none is idle
-            pool.submit(_warm, overrides_json)
+            pool.submit(first, *args)
     finally:
         for k, v in saved.items():
             if v is None:
@@ -124,14 +108,64 @@ def _start_pool(n_workers: int, overrides: Mapping[str, Any]) -> ProcessPoolExec
     return pool
 
 
+def start_workers(claims: Path, requested: int | None, modules: tuple[str, ...]) -> None:
+    """Start now the worker processes a job on the Parquet input ``claims`` will use (by
+    :func:`worker_count`), each importing ``modules``; the job's :func:`worker_pool` takes
+    them. Nothing is started for a CSV input (its rows are not known before it is read) or
+    one that cannot be read (the job reports that)."""
+    discard_started_workers()
+    try:
+        rows = count_rows(claims)
+    except (MinshengError, OSError):
+        return
+    if rows is None:
+        return
+    processes = worker_count(requested, rows)
+    if processes > 1:
+        _STARTED.append(_spawn(processes - 1, _preload, modules))
+
+
+def discard_started_workers() -> None:
+    """Stop the workers :func:`start_workers` started if no job took them (the job failed
+    before it needed them)."""
+    while _STARTED:
+        pool = _STARTED.pop()
+        processes = list(getattr(pool, "_processes", {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:  # (still importing: not worth waiting for)
+            process.kill()
+
+
+def _take_started(n_workers: int) -> ProcessPoolExecutor | None:
+    if _STARTED and getattr(_STARTED[-1], "_max_workers", 0) == n_workers:
+        return _STARTED.pop()
+    discard_started_workers()
+    return None
+
+
 @contextlib.contextmanager
 def worker_pool(processes: int, overrides: Mapping[str, Any]
                 ) -> Iterator[ProcessPoolExecutor | None]:
     """``processes`` in all for a job: this one (which works too, :func:`share`) and
-    ``processes − 1`` worker processes (none for one), shut down on leaving; freed memory is
-    kept for reuse (:func:`minsheng.batch.allocators.keep_freed_memory`)."""
+    ``processes − 1`` worker processes (none for one; those :func:`start_workers` started if
+    they are as many), shut down on leaving. Each worker reads the job's parameters first,
+    while this process reads the persons. Freed memory is kept for reuse
+    (:func:`minsheng.batch.allocators.keep_freed_memory`)."""
+    from minsheng.batch.worker_state import warm  # (the workers' side: heavy to import)
+
     keep_freed_memory()
-    pool = _start_pool(processes - 1, overrides) if processes > 1 else None
+    n_workers = processes - 1
+    overrides_json = json.dumps(dict(overrides), sort_keys=True)
+    pool = None
+    if n_workers > 0:
+        pool = _take_started(n_workers)
+        if pool is None:
+            pool = _spawn(n_workers, warm, overrides_json)
+        else:
+            for _ in range(n_workers):
+                pool.submit(warm, overrides_json)
+    else:
+        discard_started_workers()
     try:
         yield pool
     finally:
@@ -139,27 +173,9 @@ def worker_pool(processes: int, overrides: Mapping[str, Any]
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _warm(overrides_json: str) -> None:
-    """A worker's first task: read the parameters, then keep every object made so far (the
-    modules, the parameters) out of the garbage collector's walks, during the job and at the
-    worker's exit, which the job waits for."""
-    with contextlib.suppress(MinshengError):  # (reported where the parameters are used)
-        worker_view(overrides_json)
-    gc.collect()
-    gc.freeze()
-
-
 def pool_workers(pool: Executor) -> int:
     """The number of worker processes of ``pool`` (as given to its constructor)."""
     return int(getattr(pool, "_max_workers", 1))
-
-
-def worker_count(requested: int | None, rows: int) -> int:
-    if requested is not None:
-        return max(1, requested)
-    if rows < 2_000_000:
-        return 1  # starting worker processes costs more than it saves below this
-    return max(1, os.cpu_count() or 1)
 
 
 def share(pool: Executor, fn: Callable[[Any], Any], tasks: list[Any],

@@ -52,17 +52,14 @@ from minsheng.batch.ingest import (
 from minsheng.batch.overrides import parameter_view
 from minsheng.batch.person_years import WATCH_MISSING, missing_warnings, watch_lists
 from minsheng.batch.persons import load_persons
-from minsheng.batch.pool import (
-    carried,
-    share,
+from minsheng.batch.pool import carried, share, worker_count, worker_pool
+from minsheng.batch.progress import NullReporter, Reporter
+from minsheng.batch.worker_state import (
     stage_persons,
-    worker_count,
     worker_persons,
-    worker_pool,
     worker_resolver,
     worker_view,
 )
-from minsheng.batch.progress import NullReporter, Reporter
 from minsheng.core.calculation import run
 from minsheng.core.categories import CATEGORIES
 from minsheng.core.errors import InputError, MinshengError, ParameterMissing

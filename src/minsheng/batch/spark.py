@@ -42,7 +42,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from minsheng.batch.chunks import CLAIM_OUTPUT_SCHEMA, PERSON_YEAR_SCHEMA
-from minsheng.batch.files import file_kind
 from minsheng.batch.ingest import (
     DEFAULT_CHUNK,
     STAGED_CLAIMS,
@@ -50,13 +49,15 @@ from minsheng.batch.ingest import (
     count_claims,
     ingest_buckets,
 )
+from minsheng.batch.inputs import file_kind
 from minsheng.batch.local import Summary, settle_rows
 from minsheng.batch.overrides import parameter_view
 from minsheng.batch.parts import COMPRESSIONS, DEFAULT_COMPRESSION, write_part
 from minsheng.batch.person_years import missing_warnings, watch_lists
 from minsheng.batch.persons import load_persons
-from minsheng.batch.pool import stage_persons, worker_count, worker_pool
+from minsheng.batch.pool import worker_count, worker_pool
 from minsheng.batch.progress import NullReporter, Reporter
+from minsheng.batch.worker_state import stage_persons
 from minsheng.core.errors import InputError
 
 SPARK_CODECS = {"none": "none", "lz4": "lz4_raw", "snappy": "snappy", "zstd": "zstd"}

@@ -64,8 +64,13 @@ def settle(
     as_json: bool = typer.Option(False, "--json", help="以 JSON 输出摘要"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="不显示进度条"),
 ) -> None:
+    prepare_batch_process()
+    from minsheng.batch.pool import discard_started_workers, start_workers
+
     try:
-        prepare_batch_process()
+        if engine in ("local", "spark"):  # the workers import while this process does
+            start_workers(claims, workers, ("minsheng.batch.local" if engine == "local"
+                                            else "minsheng.batch.ingest",))
         from minsheng.batch.overrides import load_overrides
 
         overrides = load_overrides(params)
@@ -89,6 +94,8 @@ def settle(
                                        workers=workers)
     except MinshengError as exc:
         fail(exc)
+    finally:
+        discard_started_workers()  # (when the job failed before it took them)
     if as_json:
         print_json(summary.to_json())
         return

@@ -241,7 +241,7 @@ async def _save_uploads(uploads: Mapping[str, StarletteUpload], folder: Path) ->
 def run_spec(spec: Mapping[str, Any], folder: Path, who: Principal) -> dict[str, Any]:
     """Run one simulation into ``folder`` (``input/`` is removed afterwards by the caller)."""
     from minsheng.batch import synthetic
-    from minsheng.batch.files import count_rows
+    from minsheng.batch.inputs import count_rows
     from minsheng.batch.simulate import run_simulation
 
     inputs = folder / "input"

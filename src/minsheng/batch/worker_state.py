@@ -1,0 +1,70 @@
+"""What each process of a batch job keeps for the job it runs: the persons (staged in the
+job's ``_work`` folder by :func:`stage_persons`, read once per process by
+:func:`worker_persons`), the parameters with the job's overrides (:func:`worker_view`) and the
+terms read from them (:func:`worker_resolver`). :func:`warm` is a worker's first task.
+
+(The worker processes themselves are started and shared out by :mod:`minsheng.batch.pool`,
+which imports nothing heavy.)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import gc
+import json
+from functools import cache
+from pathlib import Path
+
+import polars as pl
+
+from minsheng.batch.overrides import parameter_view
+from minsheng.batch.persons import Persons
+from minsheng.core.errors import MinshengError
+from minsheng.core.parameters import ParameterView
+from minsheng.rules.settlement import ParameterResolver, parameter_resolver
+
+PERSONS_FILE = "persons.arrow"
+_PERSONS: dict[str, Persons] = {}
+"""The persons of the job being run in this process (by its ``_work`` folder)."""
+
+
+def stage_persons(persons: Persons, work: Path) -> None:
+    """Keep the job's persons in ``work`` for the processes that settle its rows (this
+    process included, which need not read them back)."""
+    persons.frame().write_ipc(work / PERSONS_FILE)
+    _PERSONS.clear()
+    _PERSONS[str(work)] = persons
+
+
+def worker_persons(work: str) -> Persons:
+    """The persons of the job staged in ``work``, read once per process."""
+    persons = _PERSONS.get(work)
+    if persons is None:
+        persons = Persons.from_frame(pl.read_ipc(Path(work) / PERSONS_FILE))
+        _PERSONS.clear()  # (one job at a time)
+        _PERSONS[work] = persons
+    return persons
+
+
+@cache
+def worker_view(overrides_json: str) -> ParameterView:
+    """The parameters with the job's overrides (JSON), made once per process."""
+    return parameter_view(json.loads(overrides_json))
+
+
+@functools.lru_cache(maxsize=2)
+def worker_resolver(work: str, overrides_json: str) -> ParameterResolver:
+    """One resolver per job in each process: each term is read once for all its chunks (and
+    its warnings are the job's own)."""
+    return parameter_resolver(worker_view(overrides_json))
+
+
+def warm(overrides_json: str) -> None:
+    """A worker's first task for a job: read the parameters, then keep every object made so
+    far (the modules, the parameters) out of the garbage collector's walks, during the job
+    and at the worker's exit, which the job waits for."""
+    with contextlib.suppress(MinshengError):  # (reported where the parameters are used)
+        worker_view(overrides_json)
+    gc.collect()
+    gc.freeze()
