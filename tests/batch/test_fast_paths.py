@@ -213,3 +213,35 @@ def test_the_parts_compression_changes_the_files_and_not_the_values(shanxi: Popu
     with pytest.raises(InputError) as err:
         local.settle_file(shanxi.claims, shanxi.persons, tmp_path / "x", compression="gzip9")
     assert err.value.field == "--compression"
+
+
+def _prepared(ids: list[str], first_person: int) -> pl.DataFrame:
+    n = len(ids)
+    return pl.DataFrame({
+        "pidx": np.arange(first_person, first_person + n), "t": np.full(n, 1_672_531_200),
+        "setl_id": ids, "med_type": np.full(n, 11, np.int8), "hosp_lv": np.full(n, 1, np.int8),
+        "in_province": np.ones(n, np.bool_), **{a: np.full(n, 100) for a in AMOUNTS}})
+
+
+def test_setl_ids_spilled_as_words_or_as_texts_come_back_as_they_were(tmp_path: Path) -> None:
+    from minsheng.batch.columns import spilled_width
+    from minsheng.batch.ingest import _BucketSink, read_bucket
+
+    batches = [["C0000001", "C0000002"],  # one width: spilled as words
+               ["C000000000000000003", "C000000000000000004"],  # another width
+               ["C5", "C000006", "长的编号七"]]  # widths differ: spilled as texts
+    sink = _BucketSink(tmp_path, 1, 100)
+    for k, ids in enumerate(batches):
+        sink(_prepared(ids, 10 * k))
+    sink.close()
+    assert len(list(tmp_path.glob("bucket-00000*.arrow"))) == 3
+    both = read_bucket(str(tmp_path), 0)
+    assert sorted(both.column("setl_id").to_pylist()) == sorted(i for ids in batches for i in ids)
+    sink = _BucketSink(tmp_path / "one", 1, 100)
+    (tmp_path / "one").mkdir()
+    sink(_prepared(batches[0], 0))
+    sink(_prepared(["C0000009"], 50))
+    sink.close()
+    alone = read_bucket(str(tmp_path / "one"), 0)
+    assert spilled_width(alone.schema) == 8
+    assert "setl_id" not in alone.column_names

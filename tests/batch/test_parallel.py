@@ -9,10 +9,9 @@ import polars as pl
 import pytest
 from batch_helpers import Population, read_output
 
-from minsheng.batch import local
+from minsheng.batch import local, pool
 from minsheng.batch.bad_rows import BadRows
 from minsheng.batch.ingest import bucket_count, bucket_of
-from minsheng.batch import pool
 from minsheng.batch.pool import share
 
 

@@ -22,7 +22,9 @@ from minsheng.batch.columns import (
     PERSON_YEAR_MONEY,
     PREPARED_SCHEMA,
     SECONDS_PER_DAY,
+    spilled_width,
 )
+from minsheng.batch.fixed_texts import texts_of_words
 from minsheng.batch.money_text import money_arrays, money_texts
 from minsheng.batch.person_years import WatchLists, watch_lists
 from minsheng.batch.persons import Persons
@@ -84,26 +86,34 @@ def _settle_sorted(pidx: I64, columns: Mapping[str, npt.NDArray[Any]], region: I
 
 def settle_table(table: pa.Table, view: ParameterView, persons: Persons,
                  resolver: ParameterResolver | None = None) -> Settled:
-    """Settle prepared rows of whole persons (an Arrow table, in any order) with the kernel,
-    each claim with its person's ``region``, ``resident`` and ``categories`` from ``persons``
-    (by ``pidx``); ``resolver`` (made for ``view``) keeps the terms read for earlier chunks.
-    The columns go to numpy and ``setl_id`` stays Arrow text.
+    """Settle prepared rows of whole persons (an Arrow table, in any order, as spilled:
+    :func:`minsheng.batch.columns.spilled_schema`) with the kernel, each claim with its
+    person's ``region``, ``resident`` and ``categories`` from ``persons`` (by ``pidx``);
+    ``resolver`` (made for ``view``) keeps the terms read for earlier chunks. The columns go
+    to numpy; ``setl_id`` stays Arrow text, or 64-bit words until it is put in order.
 
     ``frame`` of the result holds the numeric prepared columns in settlement order; the
     texts are in ``setl_id``."""
     names = [n for n in PREPARED_SCHEMA.names if n != "setl_id"]
     columns: dict[str, Any] = {n: numpy_of(table.column(n)) for n in names}
-    ids = table.column("setl_id")
+    width = spilled_width(table.schema)
+    words = [numpy_of(table.column(f"setl_id.{j}")) for j in range((width + 7) // 8)]
+    ids = None if width else table.column("setl_id")
+
+    def id_array(rows: npt.NDArray[np.intp]) -> pa.Array:
+        if ids is None:
+            return texts_of_words(width, [w[rows] for w in words])
+        taken = ids.take(arrow_ints(rows))
+        return taken.combine_chunks() if isinstance(taken, pa.ChunkedArray) else taken
 
     def id_texts(rows: npt.NDArray[np.intp]) -> pl.Series:
-        texts = pl.from_arrow(ids.take(arrow_ints(rows)))
+        texts = pl.from_arrow(id_array(rows))
         assert isinstance(texts, pl.Series)
         return texts
 
     order = _order(columns["pidx"], columns["t"], id_texts)
     ordered = {n: v[order] for n, v in columns.items()}
-    taken = ids.take(arrow_ints(order))
-    setl_id = taken.combine_chunks() if isinstance(taken, pa.ChunkedArray) else taken
+    setl_id = id_array(order)
     pidx = ordered["pidx"]
     region, resident = persons.region[pidx], persons.resident[pidx]
     categories = persons.categories[pidx]

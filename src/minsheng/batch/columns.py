@@ -30,3 +30,22 @@ PREPARED_SCHEMA = pa.schema([
 """A validated claim: ``pidx`` the person's index in the persons file, ``t`` the settlement
 time in seconds since 1970-01-01 (China time). (Its data row number is not kept: only the
 checks report it, and they are done when a row is prepared.)"""
+
+SETL_ID_WIDTH = b"minsheng.setl_id_width"
+"""Schema metadata of spilled rows whose ``setl_id`` are words (:func:`spilled_schema`)."""
+
+
+def spilled_schema(width: int) -> pa.Schema:
+    """Prepared rows as the local engine spills them: :data:`PREPARED_SCHEMA`, or, when every
+    ``setl_id`` is ``width`` bytes long (``width`` > 0), with ``setl_id`` as its 64-bit words
+    in columns ``setl_id.0``, ``setl_id.1`` … (:mod:`minsheng.batch.fixed_texts`)."""
+    if not width:
+        return PREPARED_SCHEMA
+    return pa.schema([*(f for f in PREPARED_SCHEMA if f.name != "setl_id"),
+                      *(pa.field(f"setl_id.{j}", pa.uint64()) for j in range((width + 7) // 8))],
+                     metadata={SETL_ID_WIDTH: str(width).encode()})
+
+
+def spilled_width(schema: pa.Schema) -> int:
+    """The ``setl_id`` width of spilled rows in words (:func:`spilled_schema`), else 0."""
+    return int((schema.metadata or {}).get(SETL_ID_WIDTH, 0))

@@ -24,10 +24,19 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from minsheng.batch.arrow_buffers import arrow_ints, numpy_of
 from minsheng.batch.bad_rows import MAX_REPORTED, BadRow, BadRows
 from minsheng.batch.claims import duplicate_setl_ids, prepare_claims
-from minsheng.batch.columns import AMOUNTS, CLAIM_COLUMNS, PREPARED_SCHEMA, SECONDS_PER_DAY
+from minsheng.batch.columns import (
+    AMOUNTS,
+    CLAIM_COLUMNS,
+    PREPARED_SCHEMA,
+    SECONDS_PER_DAY,
+    spilled_schema,
+    spilled_width,
+)
 from minsheng.batch.files import check_columns, iter_frames
+from minsheng.batch.fixed_texts import fixed_width_texts, texts_of_words
 from minsheng.batch.inputs import count_rows, file_kind, parquet_files, unreadable
 from minsheng.batch.persons import Persons
 from minsheng.batch.pool import carried, pool_workers, share
@@ -282,8 +291,28 @@ def bucket_of(pidx: I64, buckets: int, persons: int) -> I64:
     return tapered
 
 
-def _spilled(frame: pl.DataFrame) -> pa.Table:
-    return frame.to_arrow().cast(PREPARED_SCHEMA)
+def _spilled(frame: pl.DataFrame, order: npt.NDArray[np.intp] | None) -> pa.Table:
+    """The prepared rows of ``frame`` (in ``order``: all when None) as they are spilled
+    (:func:`minsheng.batch.columns.spilled_schema`): ``setl_id`` as 64-bit words when all have
+    one width (in a 10-million-claim job, gathering the texts and turning them into Arrow
+    cost about 0.06 CPU-second per million claims more than gathering their words)."""
+    fixed = fixed_width_texts(_arrow_text(frame["setl_id"]))
+    if fixed is None:
+        rows = frame if order is None else frame[order]
+        return rows.to_arrow().cast(PREPARED_SCHEMA)
+    width, words = fixed
+    rest = frame.drop("setl_id")
+    table = (rest if order is None else rest[order]).to_arrow()
+    for j, word in enumerate(words):
+        table = table.append_column(f"setl_id.{j}", arrow_ints(word if order is None
+                                                               else word[order]))
+    schema = spilled_schema(width)
+    return table.cast(schema).replace_schema_metadata(schema.metadata)
+
+
+def _arrow_text(texts: pl.Series) -> pa.Array:
+    array = texts.to_arrow()
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
 
 
 class _BucketSink:
@@ -294,7 +323,7 @@ class _BucketSink:
         self.suffix = suffix
         self.buckets = buckets
         self.persons = max(persons, 1)
-        self.writers: dict[int, pa.ipc.RecordBatchFileWriter] = {}
+        self.writers: dict[tuple[int, int], pa.ipc.RecordBatchFileWriter] = {}
 
     def __call__(self, frame: pl.DataFrame) -> None:
         if not frame.height:
@@ -302,11 +331,11 @@ class _BucketSink:
         bucket = bucket_of(frame["pidx"].to_numpy(), self.buckets, self.persons)
         first, last = int(bucket.min()), int(bucket.max())
         if first == last:
-            self._write(first, _spilled(frame))
+            self._write(first, _spilled(frame, None))
             return
         order = np.argsort((bucket - first).astype(np.uint16 if last - first < 1 << 16
                                                    else np.uint32), kind="stable")
-        table = _spilled(frame[order])
+        table = _spilled(frame, order)
         bounds = np.searchsorted(bucket[order], np.arange(first, last + 2)).tolist()
         for b in range(first, last + 1):
             a, z = bounds[b - first], bounds[b - first + 1]
@@ -314,11 +343,12 @@ class _BucketSink:
                 self._write(b, table.slice(a, z - a))
 
     def _write(self, b: int, table: pa.Table) -> None:
-        writer = self.writers.get(b)
+        width = spilled_width(table.schema)  # (a file for each form a batch came in)
+        writer = self.writers.get((b, width))
         if writer is None:
-            writer = pa.ipc.new_file(str(self.work / f"bucket-{b:05d}{self.suffix}.arrow"),
-                                     PREPARED_SCHEMA)
-            self.writers[b] = writer
+            name = f"bucket-{b:05d}{self.suffix}-w{width}.arrow"
+            writer = pa.ipc.new_file(str(self.work / name), table.schema)
+            self.writers[b, width] = writer
         writer.write_table(table)
 
     def close(self) -> None:
@@ -328,10 +358,27 @@ class _BucketSink:
 
 
 def read_bucket(work: str, bucket: int) -> pa.Table:
-    """The prepared rows spilled into one bucket (by one process or by several)."""
+    """The prepared rows spilled into one bucket (by one process or by several), in the form
+    they were spilled (:func:`minsheng.batch.columns.spilled_schema`; ``setl_id`` as texts
+    when its files differ)."""
     files = sorted(Path(work).glob(f"bucket-{bucket:05d}*.arrow"))
-    return pa.concat_tables([pa.ipc.open_file(pa.memory_map(str(f))).read_all()
-                             for f in files]) if files else PREPARED_SCHEMA.empty_table()
+    tables = [pa.ipc.open_file(pa.memory_map(str(f))).read_all() for f in files]
+    if not tables:
+        return PREPARED_SCHEMA.empty_table()
+    if len({t.schema for t in tables}) > 1:
+        tables = [_with_texts(t) for t in tables]
+    return pa.concat_tables(tables)
+
+
+def _with_texts(table: pa.Table) -> pa.Table:
+    """Spilled rows with ``setl_id`` as texts (:data:`PREPARED_SCHEMA`)."""
+    width = spilled_width(table.schema)
+    if not width:
+        return table
+    words = [numpy_of(table.column(f"setl_id.{j}")) for j in range((width + 7) // 8)]
+    texts = texts_of_words(width, words)
+    return pa.table({n: texts if n == "setl_id" else table.column(n)
+                     for n in PREPARED_SCHEMA.names}, schema=PREPARED_SCHEMA)
 
 
 STAGED_CLAIMS = "claims"

@@ -1,6 +1,7 @@
 """The persons file, read and validated (:func:`load_persons`) into :class:`Persons`, which
-finds claims' persons by 64-bit hashes of ``psn_no`` (:class:`HashIndex`,
-:func:`fixed_width_texts`).
+finds claims' persons by 64-bit hashes of ``psn_no`` (:class:`HashIndex`), comparing the
+ids as 64-bit words when they all have one length
+(:func:`minsheng.batch.fixed_texts.fixed_width_texts`).
 
 ``categories`` is a ``|``-separated string of keys or Chinese names (CONTRACT.md).
 """
@@ -20,6 +21,7 @@ from minsheng.batch.bad_rows import BadRows
 from minsheng.batch.checks import Check, collect, text_of
 from minsheng.batch.columns import PERSON_COLUMNS
 from minsheng.batch.files import read_frame
+from minsheng.batch.fixed_texts import fixed_width_texts
 from minsheng.core.categories import category_key
 from minsheng.core.errors import InputError
 from minsheng.core.regions import all_regions
@@ -118,29 +120,6 @@ class Persons:
 def _arrow_of(texts: pl.Series) -> pa.Array:
     array = texts.to_arrow()
     return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
-
-
-def fixed_width_texts(array: pa.Array) -> tuple[int, npt.NDArray[np.uint64]] | None:
-    """When every text of ``array`` has the same length in bytes (1 to 64, no nulls): that
-    length and the texts as 64-bit words, zero-padded (``words[j][i]``: word ``j`` of text
-    ``i``), so that two texts are equal exactly when all their words are. Else None."""
-    n = len(array)
-    if not n or array.null_count or not (pa.types.is_string(array.type)
-                                         or pa.types.is_large_string(array.type)):
-        return None
-    wide = pa.types.is_large_string(array.type)
-    _, offsets_buffer, data_buffer = array.buffers()
-    offsets = np.frombuffer(offsets_buffer, np.int64 if wide else np.int32, n + 1, array.offset
-                            * (8 if wide else 4)).astype(np.int64)
-    width = int(offsets[1] - offsets[0])
-    if not 0 < width <= 64 or int(offsets[-1] - offsets[0]) != width * n or \
-            bool((np.diff(offsets) != width).any()):
-        return None
-    data = np.frombuffer(data_buffer, np.uint8)[offsets[0]:offsets[-1]].reshape(n, width)
-    words = (width + 7) // 8
-    padded = np.zeros((n, 8 * words), np.uint8)
-    padded[:, :width] = data
-    return width, np.ascontiguousarray(padded.view(np.uint64).T)
 
 
 class HashIndex:
