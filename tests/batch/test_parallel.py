@@ -113,3 +113,16 @@ def test_no_workers_are_started_ahead_for_a_csv_or_a_missing_file(
     pool.start_workers(shanxi_csv.claims, 2, ("minsheng.batch.local",))
     pool.start_workers(tmp_path / "missing.parquet", 2, ("minsheng.batch.local",))
     assert not pool._STARTED
+
+
+def test_a_repeated_setl_id_found_after_buckets_were_handed_out_still_settles_nothing(
+        shanxi: Population, tmp_path: Path) -> None:
+    # every row is spilled without a bad row, so the workers start settling while this
+    # process finds the repeated id over the whole file: nothing may be left behind
+    claims = _small_row_groups(shanxi, tmp_path, {3001: {"setl_id": "C20230000000007"}})
+    with pytest.raises(BadRows) as err:
+        local.settle_file(claims, shanxi.persons, tmp_path / "out", chunk_rows=900, workers=2,
+                          person_years=tmp_path / "years")
+    assert [(r.row, r.field) for r in err.value.rows] == [(3001, "setl_id")]
+    assert not (tmp_path / "out").exists()
+    assert not (tmp_path / "years").exists()

@@ -193,9 +193,11 @@ def parquet_units(path: Path, workers: int = 1, rows: int = 4 * DEFAULT_CHUNK
 
 def ingest_parallel(claims_path: Path, persons: Persons, view: ParameterView, pool: Executor,
                     work: Path, buckets: int, overrides: Mapping[str, Any],
-                    reporter: Reporter) -> Ingested:
+                    reporter: Reporter, spilled: Callable[[], None] | None = None) -> Ingested:
     """:func:`ingest` with each piece of the file checked and spilled by a worker process
-    (into ``buckets`` bucket files; 0: each piece as a Parquet file of staged rows)."""
+    (into ``buckets`` bucket files; 0: each piece as a Parquet file of staged rows).
+    ``spilled()`` is called once every piece is spilled without a bad row, before the checks
+    over the whole file (repeated ``setl_id``, parameters) run in this process."""
     units = parquet_units(claims_path, pool_workers(pool))
     total = sum(u[3] for u in units)
     reporter.phase("校验结算单 validating claims", total)
@@ -219,6 +221,8 @@ def ingest_parallel(claims_path: Path, persons: Persons, view: ParameterView, po
         bad_count += count
         if keys is not None:
             keys_all.append(keys)
+    if not bad_count and spilled is not None:
+        spilled()
     return finish_ingest(claims_path, persons, view, hashes_all, bad_all[:MAX_REPORTED],
                          bad_count, keys_all)
 
@@ -406,14 +410,16 @@ class StagingSink:
 
 def ingest_buckets(claims: Path, persons: Persons, view: ParameterView, work: Path, buckets: int,
                    overrides: Mapping[str, Any], reporter: Reporter, pool: Executor | None,
-                   batch_rows: int, total: int) -> Ingested:
+                   batch_rows: int, total: int, spilled: Callable[[], None] | None = None
+                   ) -> Ingested:
     """Check the claims and spill them into ``buckets`` bucket files in ``work`` (0: stage
     them as Parquet files in ``work / STAGED_CLAIMS``, for Spark): in the pool's processes
-    and this one when there is a pool and the file is Parquet of more than one piece, else
-    here alone."""
+    and this one when there is a pool and the file is Parquet of more than one piece
+    (``spilled``: see :func:`ingest_parallel`), else here alone."""
     if pool is not None and file_kind(claims) == "parquet" and \
             len(parquet_units(claims, pool_workers(pool))) > 1:
-        return ingest_parallel(claims, persons, view, pool, work, buckets, overrides, reporter)
+        return ingest_parallel(claims, persons, view, pool, work, buckets, overrides, reporter,
+                               spilled)
     sink: _BucketSink | StagingSink = (
         _BucketSink(work, buckets, len(persons)) if buckets
         else StagingSink(work / STAGED_CLAIMS / "claims.parquet"))

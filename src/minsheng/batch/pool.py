@@ -19,7 +19,7 @@ import importlib
 import json
 import os
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import (
     FIRST_COMPLETED,
     Executor,
@@ -179,14 +179,15 @@ def pool_workers(pool: Executor) -> int:
 
 
 def share(pool: Executor, fn: Callable[[Any], Any], tasks: list[Any],
-           done: Callable[[Any], None]) -> None:
+          done: Callable[[Any], None], running: Iterable[Future[Any]] = ()) -> None:
     """Run ``fn`` on each task, in the pool's worker processes and in this process (on a
     thread of its own, so that this one keeps handing out tasks): a job on N cores needs only
     N − 1 worker processes. Each runs one task at a time and takes the next task as soon as
-    it is free, so all finish within about one task of each other."""
+    it is free, so all finish within about one task of each other. ``running``: tasks
+    already handed to the pool, whose results are done the same way."""
     here = getattr(fn, "__wrapped__", fn)  # (this process raises the errors themselves)
     queue = deque(tasks)
-    pending: dict[Future[Any], bool] = {}  # future → run here
+    pending: dict[Future[Any], bool] = dict.fromkeys(running, False)  # future → run here
     width = pool_workers(pool)
     with ThreadPoolExecutor(1, thread_name_prefix="minsheng-here") as local_pool:
         try:
