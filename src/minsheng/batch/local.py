@@ -250,15 +250,14 @@ def settle_file(claims: Path, persons_path: Path, out: Path, *,
         raise InputError("--out", f"输出目录 {out} 已存在且不是空目录", "output exists and is not empty")
     if manifest is not None and manifest.get("state") == "complete":
         return _summary(out, manifest, 0.0, time.perf_counter() - started, person_years)
+    job = _Job(out, overrides, person_years, compression)
     with worker_pool(worker_count(workers, count_claims(claims)), overrides) as pool:
         ahead: dict[int, Future[Any]] = {}  # buckets handed out while the checks ran
         if manifest is None or manifest.get("state") != "staged":
-            job = _Job(out, overrides, person_years, compression)
             manifest = _stage_or_clean(claims, persons_path, job, view, fp, chunk_rows,
                                        reporter, pool, ahead)
         staged = time.perf_counter()
-        _settle_buckets(manifest, out, overrides, person_years, reporter, pool, after_chunk,
-                        compression, ahead)
+        _settle_buckets(manifest, job, reporter, pool, after_chunk, ahead)
     manifest["state"] = "complete"
     shutil.rmtree(out / WORK, ignore_errors=True)
     if person_years is not None:
@@ -319,14 +318,12 @@ def _stage_or_clean(claims: Path, persons_path: Path, job: _Job, view: Parameter
         raise
 
 
-def _settle_buckets(manifest: dict[str, Any], out: Path, overrides: Mapping[str, Any],
-                    person_years: Path | None, reporter: Reporter, pool: Executor | None,
-                    after_chunk: Callable[[int], None] | None,
-                    compression: str = DEFAULT_COMPRESSION,
-                    ahead: Mapping[int, Future[Any]] | None = None) -> None:
+def _settle_buckets(manifest: dict[str, Any], job: _Job, reporter: Reporter,
+                    pool: Executor | None, after_chunk: Callable[[int], None] | None,
+                    ahead: Mapping[int, Future[Any]]) -> None:
+    out = job.out
     done: set[int] = set(manifest["done"])
     manifest["resumed"] = len(done)
-    ahead = ahead or {}
     todo = [b for b in range(int(manifest["buckets"])) if b not in done and b not in ahead]
     warnings: list[str] = manifest["warnings"]
     if not todo and not ahead:
@@ -334,10 +331,8 @@ def _settle_buckets(manifest: dict[str, Any], out: Path, overrides: Mapping[str,
     reporter.phase("结算 settling", int(manifest["rows"]))
     if done:
         reporter.advance(int(sum(manifest.get("rows_done", {}).values())))
-    tasks = [BucketTask(b, str(out / WORK), str(out), str(person_years) if person_years else None,
-                        json.dumps(dict(overrides), sort_keys=True), _part_meta(manifest),
-                        compression)
-             for b in todo]
+    meta = _part_meta(manifest)
+    tasks = [job.task(b, meta) for b in todo]
 
     def record(result: BucketResult) -> None:
         b, rows, notes, missing = result
