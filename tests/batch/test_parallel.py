@@ -126,3 +126,18 @@ def test_a_repeated_setl_id_found_after_buckets_were_handed_out_still_settles_no
     assert [(r.row, r.field) for r in err.value.rows] == [(3001, "setl_id")]
     assert not (tmp_path / "out").exists()
     assert not (tmp_path / "years").exists()
+
+
+def test_a_bad_persons_file_stops_the_pieces_handed_out_before_it_was_read(
+        shanxi: Population, tmp_path: Path) -> None:
+    # the workers start checking claims while the persons are read: they must stop, and
+    # nothing may be left behind
+    claims = _small_row_groups(shanxi, tmp_path)
+    persons = pl.read_parquet(shanxi.persons).with_columns(
+        pl.when(pl.int_range(pl.len()) == 4).then(pl.lit("999")).otherwise(pl.col("insutype"))
+        .alias("insutype"))
+    persons.write_parquet(tmp_path / "persons.parquet")
+    with pytest.raises(BadRows) as err:
+        local.settle_file(claims, tmp_path / "persons.parquet", tmp_path / "out", workers=2)
+    assert [(r.table, r.row, r.field) for r in err.value.rows] == [("persons", 5, "insutype")]
+    assert not (tmp_path / "out").exists()

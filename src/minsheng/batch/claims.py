@@ -46,15 +46,34 @@ def _longer_than(df: pl.DataFrame, name: str, text: pl.Expr, limit: int) -> pl.E
     return text.str.len_chars() > limit
 
 
+@dataclass
+class CheckedClaims:
+    """A batch of claims checked in every way but one, whether each claim's person is in the
+    persons file (:func:`with_persons`): a worker process checks its first batch while the
+    persons are still being read."""
+
+    work: pl.DataFrame
+    """The batch with its ids stripped (``__setl_id``, ``__psn_no``)."""
+    checks: list[tuple[str, list[Check]]]
+    """Every check by field, the person's included (it reads ``__pidx``)."""
+    frame: pl.DataFrame
+    """The prepared columns but ``pidx``, the ``setl_id`` hashes and the other checks' verdict."""
+    first_row: int
+
+
 def prepare_claims(df: pl.DataFrame, first_row: int, persons: Persons) -> PreparedBatch:
     """Validate a batch of claims (rows ``first_row``…) and turn it into prepared rows.
 
     Duplicate ``setl_id`` across batches is checked by the caller from ``hashes``."""
+    return with_persons(check_claims(df, first_row), persons)
+
+
+def check_claims(df: pl.DataFrame, first_row: int) -> CheckedClaims:
+    """Every check of :func:`prepare_claims` that does not need the persons, in one pass."""
     schema = df.schema
-    n = df.height
     # the two ids stripped once (a lazy query would strip them again for each use)
-    ids = df.select(text_of("setl_id", schema["setl_id"]).alias("__setl_id"),
-                    text_of("psn_no", schema["psn_no"]).alias("__psn_no"))
+    work = df.with_columns(text_of("setl_id", schema["setl_id"]).alias("__setl_id"),
+                           text_of("psn_no", schema["psn_no"]).alias("__psn_no"))
     setl_id, psn = pl.col("__setl_id"), pl.col("__psn_no")
     t, t_checks = time_of("setl_time", schema["setl_time"])
     med, med_checks = choice_of("med_type", schema["med_type"], (11, 14, 21),
@@ -63,6 +82,8 @@ def prepare_claims(df: pl.DataFrame, first_row: int, persons: Persons) -> Prepar
     lv, lv_checks = choice_of("hosp_lv", schema["hosp_lv"], (0, 1, 2, 3),
                            "医院等级应为 0（村卫生室）、1、2 或 3", "hosp_lv must be 0..3")
     inp, inp_checks = boolean_of("in_province", schema["in_province"])
+    unknown: Check = (pl.col("__pidx") < 0, "未知参保人（不在人员文件中）",
+                      "unknown person (not in the persons file)")
     fen = {}
     checks: list[tuple[str, list[Check]]] = [
         ("setl_id", [(setl_id.is_null() | (setl_id.str.len_bytes() == 0), "缺少结算流水号",
@@ -70,16 +91,13 @@ def prepare_claims(df: pl.DataFrame, first_row: int, persons: Persons) -> Prepar
                      (_longer_than(df, "setl_id", setl_id, 64), "结算流水号最长64个字符",
                       "at most 64 characters")]),
         ("psn_no", [(psn.is_null() | (psn.str.len_bytes() == 0), "缺少个人编号", "missing"),
-                    (pl.col("__pidx") < 0, "未知参保人（不在人员文件中）",
-                     "unknown person (not in the persons file)")]),
+                    unknown]),
         ("setl_time", t_checks), ("med_type", med_checks), ("hosp_lv", lv_checks),
         ("in_province", inp_checks),
     ]
     for name in AMOUNTS:
         fen[name], money_checks = money_of(name, schema[name])
         checks.append((name, money_checks))
-    pidx = persons.lookup(ids["__psn_no"])
-    work = df.with_columns(ids["__setl_id"], ids["__psn_no"], pl.Series("__pidx", pidx))
     over = fen["fulamt_ownpay_amt"] + fen["preselfpay_amt"] + fen["overlmt_selfpay"] \
         > fen["medfee_sumamt"]
     checks.append(("medfee_sumamt",
@@ -89,12 +107,11 @@ def prepare_claims(df: pl.DataFrame, first_row: int, persons: Persons) -> Prepar
     merged: dict[str, list[Check]] = {}
     for name, items in checks:
         merged.setdefault(name, []).extend(items)
-    rows = np.arange(first_row, first_row + n, dtype=np.int64)
     # one pass computes every check, the hashes and the prepared columns; the bad rows are
     # looked at one by one only when there are some
-    flags = [expr.fill_null(False) for _, items in merged.items() for expr, _, _ in items]
+    flags = [expr.fill_null(False) for _, items in merged.items() for expr, _, _ in items
+             if expr is not unknown[0]]
     frame = work.lazy().select(  # lazy: each stripped text is computed once
-        pl.col("__pidx").alias("pidx"),
         t.cast(pl.Int64).alias("t"),
         setl_id.alias("setl_id"),
         med.cast(pl.Int8, strict=False).alias("med_type"),  # (bad rows are not kept)
@@ -104,13 +121,24 @@ def prepare_claims(df: pl.DataFrame, first_row: int, persons: Persons) -> Prepar
         setl_id.hash(seed=SETL_SEED).alias("__hash"),
         (pl.any_horizontal(flags) if flags else pl.lit(False)).alias("__bad"),
     ).collect()
-    hashes = frame["__hash"].to_numpy()
-    if frame["__bad"].any():
-        bad, count = collect(work, "claims", first_row, list(merged.items()))
+    return CheckedClaims(work, list(merged.items()), frame, first_row)
+
+
+def with_persons(checked: CheckedClaims, persons: Persons) -> PreparedBatch:
+    """The checked claims with their persons found (:meth:`Persons.lookup`): prepared rows,
+    or the bad rows when there are some."""
+    pidx = persons.lookup(checked.work["__psn_no"])
+    n = len(pidx)
+    rows = np.arange(checked.first_row, checked.first_row + n, dtype=np.int64)
+    hashes = checked.frame["__hash"].to_numpy()
+    if checked.frame["__bad"].any() or bool((pidx < 0).any()):
+        work = checked.work.with_columns(pl.Series("__pidx", pidx))
+        bad, count = collect(work, "claims", checked.first_row, checked.checks)
         return PreparedBatch(pl.DataFrame(schema=pl.Schema(PREPARED_SCHEMA)), bad, count,
                              hashes, rows)
+    frame = checked.frame.drop("__hash", "__bad").insert_column(0, pl.Series("pidx", pidx))
     # one buffer per column: gathers on chunked columns are several times slower
-    return PreparedBatch(frame.drop("__hash", "__bad").rechunk(), [], 0, hashes, rows)
+    return PreparedBatch(frame.rechunk(), [], 0, hashes, rows)
 
 
 def duplicate_setl_ids(path: Path, runs: list[npt.NDArray[np.uint64]]) -> tuple[list[BadRow], int]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Mapping
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 
 from minsheng.batch.arrow_buffers import arrow_ints, numpy_of
 from minsheng.batch.bad_rows import MAX_REPORTED, BadRow, BadRows
-from minsheng.batch.claims import duplicate_setl_ids, prepare_claims
+from minsheng.batch.claims import check_claims, duplicate_setl_ids, prepare_claims, with_persons
 from minsheng.batch.columns import (
     AMOUNTS,
     CLAIM_COLUMNS,
@@ -135,15 +135,18 @@ class IngestTask:
 @carried
 def ingest_unit(task: IngestTask) -> tuple[int, npt.NDArray[np.uint64], list[BadRow], int,
                                            pl.DataFrame | None]:
-    """Check some rows and spill them as prepared rows (runs in a worker process)."""
-    persons = worker_persons(task.work)
+    """Check some rows and spill them as prepared rows (runs in a worker process; the rows
+    are read and checked before the persons are needed: a task may be handed out while they
+    are still being read)."""
     view = worker_view(task.overrides_json)
     try:
         frame = pl.scan_parquet(task.path).select(CLAIM_COLUMNS).slice(task.offset,
                                                                         task.rows).collect()
     except (pa.ArrowException, pl.exceptions.PolarsError) as exc:
         raise unreadable(Path(task.path), "claims", exc) from None
-    batch = prepare_claims(frame, task.first_row, persons)
+    checked = check_claims(frame, task.first_row)
+    persons = worker_persons(task.work)
+    batch = with_persons(checked, persons)
     hashes = batch.hashes
     if batch.bad_count:
         return task.unit, hashes, batch.bad, batch.bad_count, None
@@ -191,30 +194,39 @@ def parquet_units(path: Path, workers: int = 1, rows: int = 4 * DEFAULT_CHUNK
     return units
 
 
+def ingest_tasks(claims_path: Path, pool: Executor, work: Path, buckets: int,
+                 overrides: Mapping[str, Any]) -> list[IngestTask]:
+    """The pieces of a Parquet file :func:`ingest_parallel` hands out, one task each."""
+    overrides_json = json.dumps(dict(overrides), sort_keys=True)
+    return [IngestTask(i, path, offset, n, first, str(work), buckets, overrides_json)
+            for i, (path, offset, first, n)
+            in enumerate(parquet_units(claims_path, pool_workers(pool)))]
+
+
 def ingest_parallel(claims_path: Path, persons: Persons, view: ParameterView, pool: Executor,
                     work: Path, buckets: int, overrides: Mapping[str, Any],
-                    reporter: Reporter, spilled: Callable[[], None] | None = None) -> Ingested:
+                    reporter: Reporter, spilled: Callable[[], None] | None = None,
+                    running: Mapping[int, Future[Any]] | None = None) -> Ingested:
     """:func:`ingest` with each piece of the file checked and spilled by a worker process
     (into ``buckets`` bucket files; 0: each piece as a Parquet file of staged rows).
-    ``spilled()`` is called once every piece is spilled without a bad row, before the checks
-    over the whole file (repeated ``setl_id``, parameters) run in this process."""
-    units = parquet_units(claims_path, pool_workers(pool))
-    total = sum(u[3] for u in units)
-    reporter.phase("校验结算单 validating claims", total)
-    overrides_json = json.dumps(dict(overrides), sort_keys=True)
-    tasks = [IngestTask(i, path, offset, n, first, str(work), buckets, overrides_json)
-             for i, (path, offset, first, n) in enumerate(units)]
+    ``running``: the pieces (by number) already handed out. ``spilled()`` is called once
+    every piece is spilled without a bad row, before the checks over the whole file
+    (repeated ``setl_id``, parameters) run in this process."""
+    running = running or {}
+    tasks = ingest_tasks(claims_path, pool, work, buckets, overrides)
+    reporter.phase("校验结算单 validating claims", sum(t.rows for t in tasks))
     results: dict[int, Any] = {}
 
     def done(result: Any) -> None:
         unit, hashes, bad, bad_count, keys = result
         results[unit] = (hashes, bad, bad_count, keys)
-        reporter.advance(units[unit][3])
+        reporter.advance(tasks[unit].rows)
 
-    share(pool, ingest_unit, tasks, done)
+    share(pool, ingest_unit, [t for t in tasks if t.unit not in running], done,
+          running=running.values())
     hashes_all, bad_all, keys_all = [], [], []
     bad_count = 0
-    for i in range(len(units)):
+    for i in range(len(tasks)):
         hashes, bad, count, keys = results[i]
         hashes_all.append(hashes)
         bad_all.extend(bad)
@@ -408,18 +420,24 @@ class StagingSink:
             self.writer.close()
 
 
+def in_parallel(claims: Path, pool: Executor | None) -> bool:
+    """Whether :func:`ingest_buckets` checks ``claims`` in the pool's processes: a Parquet
+    file of more than one piece."""
+    return pool is not None and file_kind(claims) == "parquet" and \
+        len(parquet_units(claims, pool_workers(pool))) > 1
+
+
 def ingest_buckets(claims: Path, persons: Persons, view: ParameterView, work: Path, buckets: int,
                    overrides: Mapping[str, Any], reporter: Reporter, pool: Executor | None,
-                   batch_rows: int, total: int, spilled: Callable[[], None] | None = None
-                   ) -> Ingested:
+                   batch_rows: int, total: int, spilled: Callable[[], None] | None = None,
+                   running: Mapping[int, Future[Any]] | None = None) -> Ingested:
     """Check the claims and spill them into ``buckets`` bucket files in ``work`` (0: stage
     them as Parquet files in ``work / STAGED_CLAIMS``, for Spark): in the pool's processes
-    and this one when there is a pool and the file is Parquet of more than one piece
-    (``spilled``: see :func:`ingest_parallel`), else here alone."""
-    if pool is not None and file_kind(claims) == "parquet" and \
-            len(parquet_units(claims, pool_workers(pool))) > 1:
+    and this one when :func:`in_parallel` (``spilled``, ``running``: see
+    :func:`ingest_parallel`), else here alone."""
+    if pool is not None and in_parallel(claims, pool):
         return ingest_parallel(claims, persons, view, pool, work, buckets, overrides, reporter,
-                               spilled)
+                               spilled, running)
     sink: _BucketSink | StagingSink = (
         _BucketSink(work, buckets, len(persons)) if buckets
         else StagingSink(work / STAGED_CLAIMS / "claims.parquet"))

@@ -51,7 +51,10 @@ from minsheng.batch.ingest import (
     DEFAULT_CHUNK,
     bucket_count,
     count_claims,
+    in_parallel,
     ingest_buckets,
+    ingest_tasks,
+    ingest_unit,
     read_bucket,
 )
 from minsheng.batch.inputs import file_kind
@@ -75,7 +78,10 @@ from minsheng.batch.persons import load_persons
 from minsheng.batch.pool import carried, pool_workers, share, worker_count, worker_pool
 from minsheng.batch.progress import NullReporter, Reporter
 from minsheng.batch.worker_state import (
+    ABANDONED,
+    JobAbandoned,
     stage_persons,
+    staged_file,
     worker_persons,
     worker_resolver,
     worker_view,
@@ -174,8 +180,9 @@ def run_bucket(task: BucketTask) -> BucketResult | None:
     part metadata is staged, :data:`PART_META`); if they fail, nothing is written and the
     result is None."""
     result, parts = settle_bucket(task)
-    meta = task.meta or _meta_once_staged(Path(task.work))
-    if meta is None:
+    try:
+        meta = task.meta or staged_file(Path(task.work), PART_META).read_text("utf-8")
+    except JobAbandoned:
         return None
     publish(write_parts(parts, meta, task.compression))
     return result
@@ -183,18 +190,6 @@ def run_bucket(task: BucketTask) -> BucketResult | None:
 
 PART_META = "part-meta.json"
 """In ``_work``: the metadata of the job's parts, written once its checks have passed."""
-ABANDONED = "abandoned"
-"""In ``_work``: written when the checks failed, for the buckets settled ahead of them."""
-
-
-def _meta_once_staged(work: Path) -> str | None:
-    """The job's part metadata once its checks have passed, or None once they have failed."""
-    while True:
-        if (work / PART_META).exists():
-            return (work / PART_META).read_text("utf-8")
-        if (work / ABANDONED).exists() or not work.exists():
-            return None
-        time.sleep(0.002)
 
 
 def _run_in_turn(tasks: list[BucketTask], record: Callable[[BucketResult], None]) -> None:
@@ -295,20 +290,22 @@ def _stage_or_clean(claims: Path, persons_path: Path, job: _Job, view: Parameter
                     chunk_rows: int, reporter: Reporter, pool: Executor | None,
                     ahead: dict[int, Future[Any]]) -> dict[str, Any]:
     """Check and spill the claims; on any error remove what was written and re-raise (the
-    buckets handed out ``ahead`` of the checks are told to write nothing, and waited for)."""
+    tasks handed out before the persons or the checks were done are told to write nothing,
+    and waited for)."""
     work = job.out / WORK
     created = not job.out.exists()
     made_years = job.person_years is not None and not job.person_years.exists()
+    early: list[Future[Any]] = []
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
     try:
         return _stage(claims, persons_path, job, work, view, fp, chunk_rows, reporter, pool,
-                      ahead)
+                      ahead, early)
     except BaseException:
-        if ahead:
+        if early:
             (work / ABANDONED).touch()
-            wait(ahead.values())
+            wait(early)
             ahead.clear()
         shutil.rmtree(work, ignore_errors=True)
         if created:
@@ -365,30 +362,41 @@ def _part_meta(manifest: Mapping[str, Any]) -> str:
 
 def _stage(claims: Path, persons_path: Path, job: _Job, work: Path, view: ParameterView,
            fp: str, chunk_rows: int, reporter: Reporter, pool: Executor | None,
-           ahead: dict[int, Future[Any]]) -> dict[str, Any]:
-    """Check and spill the claims, then stage the job (its manifest and part metadata). Once
-    every row is spilled, each worker process is handed a bucket to settle while this one
-    runs the checks over the whole file (:func:`run_bucket`): they would otherwise wait
-    (about 0.4 s of one core in a 10-million-claim job, docs/batch.md, sitting 11)."""
+           ahead: dict[int, Future[Any]], early: list[Future[Any]]) -> dict[str, Any]:
+    """Check and spill the claims, then stage the job (its manifest and part metadata).
+
+    The worker processes would wait twice, each time about half a second of one core in a
+    10-million-claim job (docs/batch.md, sitting 11); instead each is handed, before this
+    process reads the persons, a piece of the file to read and check (it waits for the
+    persons only to find them, :func:`minsheng.batch.ingest.ingest_unit`) and, once every row
+    is spilled, a bucket to settle while this one runs the checks over the whole file
+    (:func:`run_bucket`). Those tasks, in ``ahead`` (the buckets) and ``early`` (all), are
+    told to write nothing if the job fails first."""
     person_years = job.person_years
     if person_years is not None:
         if person_years.exists() and (not person_years.is_dir() or any(person_years.iterdir())):
             raise InputError("--person-years", f"输出目录 {person_years} 已存在且不是空目录",
                              "output exists and is not empty")
         person_years.mkdir(parents=True, exist_ok=True)
+    total = count_claims(claims)
+    buckets = bucket_count(total, chunk_rows)
+    units: dict[int, Future[Any]] = {}  # pieces of the file handed out before the persons
+    if pool is not None and in_parallel(claims, pool):
+        for task in ingest_tasks(claims, pool, work, buckets, job.overrides)[:pool_workers(pool)]:
+            units[task.unit] = pool.submit(ingest_unit, task)
+            early.append(units[task.unit])
     reporter.phase("读取人员 reading persons", None)
     persons = load_persons(persons_path)
     stage_persons(persons, work)
-    total = count_claims(claims)
-    buckets = bucket_count(total, chunk_rows)
 
     def settle_ahead() -> None:
         if pool is not None:
             for b in range(min(pool_workers(pool), buckets)):
                 ahead[b] = pool.submit(run_bucket, job.task(b, ""))
+                early.append(ahead[b])
 
     ingested = ingest_buckets(claims, persons, view, work, buckets, job.overrides, reporter,
-                              pool, min(chunk_rows, DEFAULT_CHUNK), total, settle_ahead)
+                              pool, min(chunk_rows, DEFAULT_CHUNK), total, settle_ahead, units)
     manifest: dict[str, Any] = {
         "format": FORMAT, "fingerprint": fp, "state": "staged", "buckets": buckets,
         "rows": ingested.rows, "done": [], "rows_done": {}, "warnings": ingested.warnings,

@@ -13,6 +13,7 @@ import contextlib
 import functools
 import gc
 import json
+import time
 from functools import cache
 from pathlib import Path
 
@@ -27,21 +28,43 @@ from minsheng.rules.settlement import ParameterResolver, parameter_resolver
 PERSONS_FILE = "persons.arrow"
 _PERSONS: dict[str, Persons] = {}
 """The persons of the job being run in this process (by its ``_work`` folder)."""
+ABANDONED = "abandoned"
+"""Written in ``_work`` when the job fails, for the tasks handed out before a file they wait
+for (:func:`staged_file`) was staged."""
+
+
+class JobAbandoned(Exception):
+    """A task handed out ahead of its job's checks, which failed (nothing more to do)."""
+
+
+def staged_file(work: Path, name: str) -> Path:
+    """``work / name`` once the job has staged it (written under another name and renamed:
+    a task may be handed out before it is there); :class:`JobAbandoned` if the job fails
+    first."""
+    path = work / name
+    while not path.exists():
+        if (work / ABANDONED).exists() or not work.exists():
+            raise JobAbandoned(str(work))
+        time.sleep(0.002)
+    return path
 
 
 def stage_persons(persons: Persons, work: Path) -> None:
     """Keep the job's persons in ``work`` for the processes that settle its rows (this
     process included, which need not read them back)."""
-    persons.frame().write_ipc(work / PERSONS_FILE)
+    temporary = work / f"{PERSONS_FILE}.tmp"
+    persons.frame().write_ipc(temporary)
+    temporary.replace(work / PERSONS_FILE)
     _PERSONS.clear()
     _PERSONS[str(work)] = persons
 
 
 def worker_persons(work: str) -> Persons:
-    """The persons of the job staged in ``work``, read once per process."""
+    """The persons of the job staged in ``work``, read once per process (waiting for them
+    when a task comes before they are staged)."""
     persons = _PERSONS.get(work)
     if persons is None:
-        persons = Persons.from_frame(pl.read_ipc(Path(work) / PERSONS_FILE))
+        persons = Persons.from_frame(pl.read_ipc(staged_file(Path(work), PERSONS_FILE)))
         _PERSONS.clear()  # (one job at a time)
         _PERSONS[work] = persons
     return persons
