@@ -13,6 +13,7 @@ import contextlib
 import functools
 import gc
 import json
+import multiprocessing
 import time
 from functools import cache
 from pathlib import Path
@@ -40,10 +41,12 @@ class JobAbandoned(Exception):
 def staged_file(work: Path, name: str) -> Path:
     """``work / name`` once the job has staged it (written under another name and renamed:
     a task may be handed out before it is there); :class:`JobAbandoned` if the job fails
-    first."""
+    first, or the process that runs it is gone."""
     path = work / name
+    parent = multiprocessing.parent_process()
     while not path.exists():
-        if (work / ABANDONED).exists() or not work.exists():
+        if (work / ABANDONED).exists() or not work.exists() or \
+                (parent is not None and not parent.is_alive()):
             raise JobAbandoned(str(work))
         time.sleep(0.002)
     return path
