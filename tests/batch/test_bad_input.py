@@ -120,6 +120,7 @@ def test_many_bad_rows_are_counted_and_the_first_twenty_shown(tmp_path: Path) ->
     ("categories", "低保对象|富豪", "救助对象类别"),
     ("region", "999999", "地区代码"),
     ("insutype", "320", "险种"),
+    ("psn_no", "P1 ", "个人编号重复"),  # (the first person's id, once stripped)
 ])
 def test_a_bad_person_is_reported_with_its_row_and_field(
         tmp_path: Path, field: str, value: str, words: str) -> None:

@@ -8,6 +8,7 @@ ids as 64-bit words when they all have one length
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -208,9 +209,7 @@ def load_persons(path: Path) -> Persons:
     df = df.with_columns(text_of("psn_no", schema["psn_no"]).alias("__psn_no"),
                          text_of("insutype", schema["insutype"]).alias("__insutype"),
                          text_of("region", schema["region"]).alias("__region"))
-    psn, insutype, region = pl.col("__psn_no"), pl.col("__insutype"), pl.col("__region")
     cats = pl.col("categories").cast(pl.String, strict=False).fill_null("")
-    known = sorted({f"{int(c):06d}" for c in all_regions()})  # as texts: one lookup per row
     masks = _category_masks(df.select(cats.unique())["categories"].to_list())
     mask_df = pl.DataFrame({"categories": list(masks), "mask": [m for m, _ in masks.values()],
                             "bad_category": [p for _, p in masks.values()]},
@@ -218,15 +217,32 @@ def load_persons(path: Path) -> Persons:
                                    "bad_category": pl.String})
     work = df.with_columns(cats).join(mask_df, on="categories", how="left",
                                       maintain_order="left")
-    # the index that finds claims' persons (kept by the Persons below): no two hashes alike
-    # means no two texts alike; else the texts are compared
-    by_hash = HashIndex(work["__psn_no"].hash(seed=PSN_SEED).to_numpy())
-    repeated = pl.lit(False) if by_hash.distinct else ~psn.is_first_distinct()
+    # the index that finds claims' persons (kept by the Persons below), built by numpy on a
+    # thread of its own while Polars runs the checks: no two hashes alike means no two texts
+    # alike (else the texts are compared, and repeated ids looked for)
+    with ThreadPoolExecutor(1, thread_name_prefix="minsheng-persons") as side:
+        building = side.submit(HashIndex, work["__psn_no"].hash(seed=PSN_SEED).to_numpy())
+        checks, out = _checked_persons(work, building)
+    if out["__bad"].any():
+        bad, count = collect(work, "persons", 1, checks,
+                             {"categories": pl.col("bad_category")})
+        raise BadRows(bad, count)
+    persons = Persons.from_frame(out.drop("__bad"))
+    persons._by_hash = building.result()  # the same texts, in the same order
+    return persons
+
+
+def _checked_persons(work: pl.DataFrame, building: Future[HashIndex]
+                     ) -> tuple[list[tuple[str, list[Check]]], pl.DataFrame]:
+    """The checks of the persons and their verdict (``__bad``) beside the persons' columns;
+    whether an id repeats is known once the hash index is built."""
+    psn, insutype, region = pl.col("__psn_no"), pl.col("__insutype"), pl.col("__region")
+    known = sorted({f"{int(c):06d}" for c in all_regions()})  # as texts: one lookup per row
     checks: list[tuple[str, list[Check]]] = [
         ("psn_no", [(psn.is_null() | ~psn.str.contains(_PSN_NO),
                      "个人编号应为1至32位字母、数字、下划线、点或连字符",
                      "psn_no: 1-32 letters, digits, '_', '.' or '-'"),
-                    (repeated, "个人编号重复（与前面某行相同）", "duplicate psn_no")]),
+                    (pl.lit(False), "个人编号重复（与前面某行相同）", "duplicate psn_no")]),
         ("insutype", [(~insutype.is_in(["390", "310"]).fill_null(False),
                        "险种类型应为 390（城乡居民）或 310（职工）",
                        "insutype must be 390 (resident) or 310 (employee)")]),
@@ -240,10 +256,10 @@ def load_persons(path: Path) -> Persons:
         psn.alias("psn_no"), region.cast(pl.Int64, strict=False).alias("region"),
         (insutype == "390").alias("resident"), pl.col("mask").alias("categories"),
         pl.any_horizontal(flags).alias("__bad")).collect()
-    if out["__bad"].any():
-        bad, count = collect(work, "persons", 1, checks,
-                             {"categories": pl.col("bad_category")})
-        raise BadRows(bad, count)
-    persons = Persons.from_frame(out.drop("__bad"))
-    persons._by_hash = by_hash  # the same texts, in the same order
-    return persons
+    if not building.result().distinct:  # (two hashes alike: are two ids alike?)
+        repeated = ~psn.is_first_distinct()
+        _, zh, en = checks[0][1][1]
+        checks[0][1][1] = (repeated, zh, en)
+        out = out.with_columns(pl.col("__bad") | work.select(repeated.fill_null(False))
+                               .to_series())
+    return checks, out
