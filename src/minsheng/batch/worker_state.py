@@ -3,6 +3,10 @@ job's ``_work`` folder by :func:`stage_persons`, read once per process by
 :func:`worker_persons`), the parameters with the job's overrides (:func:`worker_view`) and the
 terms read from them (:func:`worker_resolver`). :func:`warm` is a worker's first task.
 
+A task may be handed out before a file it needs is staged (the persons, the parts'
+metadata): it waits for the file (:func:`staged_file`), and stops when the job writes
+:data:`ABANDONED` instead.
+
 (The worker processes themselves are started and shared out by :mod:`minsheng.batch.pool`,
 which imports nothing heavy.)
 """
@@ -35,7 +39,7 @@ for (:func:`staged_file`) was staged."""
 
 
 class JobAbandoned(Exception):
-    """A task handed out ahead of its job's checks, which failed (nothing more to do)."""
+    """The job of a task handed out early failed first (the task has nothing more to do)."""
 
 
 def staged_file(work: Path, name: str) -> Path:
