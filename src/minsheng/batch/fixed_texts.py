@@ -12,20 +12,27 @@ the words in one strided copy (:func:`texts_of_words`).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+if TYPE_CHECKING:
+    import polars as pl
+
 MAX_WIDTH = 64
 """Longer texts are left as texts."""
 
 
-def fixed_width_texts(array: pa.Array) -> tuple[int, npt.NDArray[np.uint64]] | None:
-    """When every text of ``array`` has the same length in bytes (1 to :data:`MAX_WIDTH`, no
-    nulls): that length and the texts as 64-bit words, zero-padded (``words[j][i]``: word
-    ``j`` of text ``i``). Else None."""
+def fixed_width_texts(texts: pa.Array | pa.ChunkedArray | pl.Series
+                      ) -> tuple[int, npt.NDArray[np.uint64]] | None:
+    """When every text (of an Arrow array or a Polars series) has the same length in bytes
+    (1 to :data:`MAX_WIDTH`, no nulls): that length and the texts as 64-bit words,
+    zero-padded (``words[j][i]``: word ``j`` of text ``i``). Else None."""
+    array = texts if isinstance(texts, pa.Array | pa.ChunkedArray) else texts.to_arrow()
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
     n = len(array)
     if not n or array.null_count or not (pa.types.is_string(array.type)
                                          or pa.types.is_large_string(array.type)):

@@ -99,7 +99,7 @@ class Persons:
             self._fixed = fixed_width_texts(self.psn_arrow()) or (0, np.zeros((1, 0), np.uint64))
         width, mine = self._fixed
         if width:  # every person's id is `width` bytes long: compare the bytes as integers
-            theirs = fixed_width_texts(_arrow_of(psn_no))
+            theirs = fixed_width_texts(psn_no)
             if theirs is not None and theirs[0] == width:
                 at = found[rows]
                 whole = len(rows) == len(found)
@@ -116,11 +116,6 @@ class Persons:
         if wrong.any():
             found[rows[wrong]] = -1
         return found
-
-
-def _arrow_of(texts: pl.Series) -> pa.Array:
-    array = texts.to_arrow()
-    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
 
 
 class HashIndex:
@@ -237,12 +232,29 @@ def _checked_persons(work: pl.DataFrame, building: Future[HashIndex]
     """The checks of the persons and their verdict (``__bad``) beside the persons' columns;
     whether an id repeats is known once the hash index is built."""
     psn, insutype, region = pl.col("__psn_no"), pl.col("__insutype"), pl.col("__region")
+    flags = [expr.fill_null(False) for _, items in _person_checks(pl.lit(False))
+             for expr, _, _ in items]
+    out = work.lazy().select(
+        psn.alias("psn_no"), region.cast(pl.Int64, strict=False).alias("region"),
+        (insutype == "390").alias("resident"), pl.col("mask").alias("categories"),
+        pl.any_horizontal(flags).alias("__bad")).collect()
+    if building.result().distinct:
+        return _person_checks(pl.lit(False)), out
+    repeated = ~psn.is_first_distinct()  # (two hashes alike: are two ids alike?)
+    out = out.with_columns(pl.col("__bad") | work.select(repeated.fill_null(False)).to_series())
+    return _person_checks(repeated), out
+
+
+def _person_checks(repeated: pl.Expr) -> list[tuple[str, list[Check]]]:
+    """The checks of the persons file by field (``repeated``: which ids repeat an earlier
+    row's)."""
+    psn, insutype, region = pl.col("__psn_no"), pl.col("__insutype"), pl.col("__region")
     known = sorted({f"{int(c):06d}" for c in all_regions()})  # as texts: one lookup per row
-    checks: list[tuple[str, list[Check]]] = [
+    return [
         ("psn_no", [(psn.is_null() | ~psn.str.contains(_PSN_NO),
                      "个人编号应为1至32位字母、数字、下划线、点或连字符",
                      "psn_no: 1-32 letters, digits, '_', '.' or '-'"),
-                    (pl.lit(False), "个人编号重复（与前面某行相同）", "duplicate psn_no")]),
+                    (repeated, "个人编号重复（与前面某行相同）", "duplicate psn_no")]),
         ("insutype", [(~insutype.is_in(["390", "310"]).fill_null(False),
                        "险种类型应为 390（城乡居民）或 310（职工）",
                        "insutype must be 390 (resident) or 310 (employee)")]),
@@ -251,15 +263,3 @@ def _checked_persons(work: pl.DataFrame, building: Future[HashIndex]
         ("categories", [(pl.col("bad_category").is_not_null(),
                          "未知的救助对象类别（用“|”分隔类别键或中文名）", "unknown category")]),
     ]
-    flags = [expr.fill_null(False) for _, items in checks for expr, _, _ in items]
-    out = work.lazy().select(
-        psn.alias("psn_no"), region.cast(pl.Int64, strict=False).alias("region"),
-        (insutype == "390").alias("resident"), pl.col("mask").alias("categories"),
-        pl.any_horizontal(flags).alias("__bad")).collect()
-    if not building.result().distinct:  # (two hashes alike: are two ids alike?)
-        repeated = ~psn.is_first_distinct()
-        _, zh, en = checks[0][1][1]
-        checks[0][1][1] = (repeated, zh, en)
-        out = out.with_columns(pl.col("__bad") | work.select(repeated.fill_null(False))
-                               .to_series())
-    return checks, out
