@@ -9,11 +9,13 @@ from pathlib import Path
 import polars as pl
 import pytest
 from batch_helpers import Population, read_output
+from typer.testing import CliRunner
 
 from minsheng.batch import local, pool
 from minsheng.batch.bad_rows import BadRows
 from minsheng.batch.ingest import bucket_count, bucket_of
 from minsheng.batch.pool import share
+from minsheng.cli import app
 
 
 def _small_row_groups(pop: Population, tmp_path: Path, change: dict[int, dict[str, object]] | None = None
@@ -153,3 +155,21 @@ def test_a_bad_persons_file_stops_the_pieces_handed_out_before_it_was_read(
         local.settle_file(claims, tmp_path / "persons.parquet", tmp_path / "out", workers=2)
     assert [(r.table, r.row, r.field) for r in err.value.rows] == [("persons", 5, "insutype")]
     assert not (tmp_path / "out").exists()
+
+
+def test_the_command_line_starts_the_workers_and_its_job_takes_them(
+        shanxi: Population, tmp_path: Path) -> None:
+    claims = _small_row_groups(shanxi, tmp_path)
+    settle = ["batch", "settle", str(claims), "--persons", str(shanxi.persons), "--workers", "2",
+              "--json", "-q", "--out"]
+    result = CliRunner().invoke(app, [*settle, str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert not pool._STARTED
+    local.settle_file(claims, shanxi.persons, tmp_path / "one", workers=1)
+    assert read_output(tmp_path / "out").equals(read_output(tmp_path / "one"))
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "x.txt").write_text("x")
+    failed = CliRunner().invoke(app, [*settle, str(tmp_path / "taken")])  # fails before it
+    assert failed.exit_code == 2                                          # takes its workers
+    assert "--out" in failed.output
+    assert not pool._STARTED
