@@ -17,7 +17,6 @@ from minsheng.batch.checks import Check, boolean_of, choice_of, collect, money_o
 from minsheng.batch.columns import AMOUNTS, PREPARED_SCHEMA
 from minsheng.batch.files import iter_frames
 from minsheng.batch.persons import Persons
-from minsheng.rules.settlement import I64
 
 SETL_SEED = 7
 """Seed of the 64-bit hashes of ``setl_id`` that find duplicates (:func:`duplicate_setl_ids`)."""
@@ -31,7 +30,6 @@ class PreparedBatch:
     bad: list[BadRow]
     bad_count: int
     hashes: npt.NDArray[np.uint64]
-    rows: I64
 
 
 def _longer_than(df: pl.DataFrame, name: str, text: pl.Expr, limit: int) -> pl.Expr:
@@ -128,17 +126,15 @@ def with_persons(checked: CheckedClaims, persons: Persons) -> PreparedBatch:
     """The checked claims with their persons found (:meth:`Persons.lookup`): prepared rows,
     or the bad rows when there are some."""
     pidx = persons.lookup(checked.work["__psn_no"])
-    n = len(pidx)
-    rows = np.arange(checked.first_row, checked.first_row + n, dtype=np.int64)
     hashes = checked.frame["__hash"].to_numpy()
     if checked.frame["__bad"].any() or bool((pidx < 0).any()):
         work = checked.work.with_columns(pl.Series("__pidx", pidx))
         bad, count = collect(work, "claims", checked.first_row, checked.checks)
         return PreparedBatch(pl.DataFrame(schema=pl.Schema(PREPARED_SCHEMA)), bad, count,
-                             hashes, rows)
+                             hashes)
     frame = checked.frame.drop("__hash", "__bad").insert_column(0, pl.Series("pidx", pidx))
     # one buffer per column: gathers on chunked columns are several times slower
-    return PreparedBatch(frame.rechunk(), [], 0, hashes, rows)
+    return PreparedBatch(frame.rechunk(), [], 0, hashes)
 
 
 def duplicate_setl_ids(path: Path, runs: list[npt.NDArray[np.uint64]]) -> tuple[list[BadRow], int]:
