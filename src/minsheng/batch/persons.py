@@ -232,14 +232,14 @@ def _checked_persons(work: pl.DataFrame, building: Future[HashIndex]
     """The checks of the persons and their verdict (``__bad``) beside the persons' columns;
     whether an id repeats is known once the hash index is built."""
     psn, insutype, region = pl.col("__psn_no"), pl.col("__insutype"), pl.col("__region")
-    flags = [expr.fill_null(False) for _, items in _person_checks(pl.lit(False))
-             for expr, _, _ in items]
+    checks = _person_checks(pl.lit(False))
+    flags = [expr.fill_null(False) for _, items in checks for expr, _, _ in items]
     out = work.lazy().select(
         psn.alias("psn_no"), region.cast(pl.Int64, strict=False).alias("region"),
         (insutype == "390").alias("resident"), pl.col("mask").alias("categories"),
         pl.any_horizontal(flags).alias("__bad")).collect()
     if building.result().distinct:
-        return _person_checks(pl.lit(False)), out
+        return checks, out
     repeated = ~psn.is_first_distinct()  # (two hashes alike: are two ids alike?)
     out = out.with_columns(pl.col("__bad") | work.select(repeated.fill_null(False)).to_series())
     return _person_checks(repeated), out

@@ -137,7 +137,7 @@ def discard_started_workers() -> None:
 
 
 def _take_started(n_workers: int) -> ProcessPoolExecutor | None:
-    if _STARTED and getattr(_STARTED[-1], "_max_workers", 0) == n_workers:
+    if _STARTED and pool_workers(_STARTED[-1]) == n_workers:
         return _STARTED.pop()
     discard_started_workers()
     return None
