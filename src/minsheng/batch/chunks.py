@@ -22,7 +22,7 @@ from minsheng.batch.columns import (
     PERSON_YEAR_MONEY,
     PREPARED_SCHEMA,
     SECONDS_PER_DAY,
-    spilled_width,
+    spilled_words,
 )
 from minsheng.batch.fixed_texts import texts_of_words
 from minsheng.batch.money_text import money_arrays, money_texts
@@ -96,8 +96,7 @@ def settle_table(table: pa.Table, view: ParameterView, persons: Persons,
     texts are in ``setl_id``."""
     names = [n for n in PREPARED_SCHEMA.names if n != "setl_id"]
     columns: dict[str, Any] = {n: numpy_of(table.column(n)) for n in names}
-    width = spilled_width(table.schema)
-    words = [numpy_of(table.column(f"setl_id.{j}")) for j in range((width + 7) // 8)]
+    width, words = spilled_words(table)
     ids = None if width else table.column("setl_id")
 
     def id_array(rows: npt.NDArray[np.intp]) -> pa.Array:

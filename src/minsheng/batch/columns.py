@@ -9,7 +9,11 @@ prepared rows.
 
 from __future__ import annotations
 
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
+
+from minsheng.batch.arrow_buffers import numpy_of
 
 AMOUNTS = ("medfee_sumamt", "fulamt_ownpay_amt", "preselfpay_amt", "overlmt_selfpay")
 CLAIM_COLUMNS = ("setl_id", "psn_no", "setl_time", "med_type", "hosp_lv", "in_province", *AMOUNTS)
@@ -42,10 +46,22 @@ def spilled_schema(width: int) -> pa.Schema:
     if not width:
         return PREPARED_SCHEMA
     return pa.schema([*(f for f in PREPARED_SCHEMA if f.name != "setl_id"),
-                      *(pa.field(f"setl_id.{j}", pa.uint64()) for j in range((width + 7) // 8))],
+                      *(pa.field(name, pa.uint64()) for name in setl_id_words(width))],
                      metadata={SETL_ID_WIDTH: str(width).encode()})
+
+
+def setl_id_words(width: int) -> list[str]:
+    """The columns of the words of ``setl_id`` texts ``width`` bytes long."""
+    return [f"setl_id.{j}" for j in range((width + 7) // 8)]
 
 
 def spilled_width(schema: pa.Schema) -> int:
     """The ``setl_id`` width of spilled rows in words (:func:`spilled_schema`), else 0."""
     return int((schema.metadata or {}).get(SETL_ID_WIDTH, 0))
+
+
+def spilled_words(table: pa.Table) -> tuple[int, list[npt.NDArray[np.generic]]]:
+    """The ``setl_id`` width of spilled rows and their word columns (as numpy arrays); 0 and
+    none when ``setl_id`` is spilled as texts."""
+    width = spilled_width(table.schema)
+    return width, [numpy_of(table.column(name)) for name in setl_id_words(width)]

@@ -24,7 +24,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from minsheng.batch.arrow_buffers import arrow_ints, numpy_of
+from minsheng.batch.arrow_buffers import arrow_ints
 from minsheng.batch.bad_rows import MAX_REPORTED, BadRow, BadRows
 from minsheng.batch.claims import check_claims, duplicate_setl_ids, prepare_claims, with_persons
 from minsheng.batch.columns import (
@@ -32,8 +32,10 @@ from minsheng.batch.columns import (
     CLAIM_COLUMNS,
     PREPARED_SCHEMA,
     SECONDS_PER_DAY,
+    setl_id_words,
     spilled_schema,
     spilled_width,
+    spilled_words,
 )
 from minsheng.batch.files import check_columns, iter_frames
 from minsheng.batch.fixed_texts import fixed_width_texts, texts_of_words
@@ -319,9 +321,8 @@ def _spilled(frame: pl.DataFrame, order: npt.NDArray[np.intp] | None) -> pa.Tabl
     width, words = fixed
     rest = frame.drop("setl_id")
     table = (rest if order is None else rest[order]).to_arrow()
-    for j, word in enumerate(words):
-        table = table.append_column(f"setl_id.{j}", arrow_ints(word if order is None
-                                                               else word[order]))
+    for name, word in zip(setl_id_words(width), words, strict=True):
+        table = table.append_column(name, arrow_ints(word if order is None else word[order]))
     schema = spilled_schema(width)
     return table.cast(schema).replace_schema_metadata(schema.metadata)
 
@@ -383,10 +384,9 @@ def read_bucket(work: str, bucket: int) -> pa.Table:
 
 def _with_texts(table: pa.Table) -> pa.Table:
     """Spilled rows with ``setl_id`` as texts (:data:`PREPARED_SCHEMA`)."""
-    width = spilled_width(table.schema)
+    width, words = spilled_words(table)
     if not width:
         return table
-    words = [numpy_of(table.column(f"setl_id.{j}")) for j in range((width + 7) // 8)]
     texts = texts_of_words(width, words)
     return pa.table({n: texts if n == "setl_id" else table.column(n)
                      for n in PREPARED_SCHEMA.names}, schema=PREPARED_SCHEMA)
