@@ -196,26 +196,31 @@ def parquet_units(path: Path, workers: int = 1, rows: int = 4 * DEFAULT_CHUNK
     return units
 
 
-def ingest_tasks(claims_path: Path, pool: Executor, work: Path, buckets: int,
+def ingest_tasks(claims_path: Path, pool: Executor | None, work: Path, buckets: int,
                  overrides: Mapping[str, Any]) -> list[IngestTask]:
-    """The pieces of a Parquet file :func:`ingest_parallel` hands out, one task each."""
+    """The pieces of the claims the pool's processes and this one check in parallel, one
+    task each (:func:`ingest_parallel`): a Parquet file of more than one piece; else none
+    (the file is checked here alone)."""
+    if pool is None or file_kind(claims_path) != "parquet":
+        return []
+    units = parquet_units(claims_path, pool_workers(pool))
+    if len(units) < 2:
+        return []
     overrides_json = json.dumps(dict(overrides), sort_keys=True)
     return [IngestTask(i, path, offset, n, first, str(work), buckets, overrides_json)
-            for i, (path, offset, first, n)
-            in enumerate(parquet_units(claims_path, pool_workers(pool)))]
+            for i, (path, offset, first, n) in enumerate(units)]
 
 
 def ingest_parallel(claims_path: Path, persons: Persons, view: ParameterView, pool: Executor,
-                    work: Path, buckets: int, overrides: Mapping[str, Any],
-                    reporter: Reporter, spilled: Callable[[], None] | None = None,
+                    tasks: list[IngestTask], reporter: Reporter,
+                    spilled: Callable[[], None] | None = None,
                     running: Mapping[int, Future[Any]] | None = None) -> Ingested:
-    """:func:`ingest` with each piece of the file checked and spilled by a worker process
-    (into ``buckets`` bucket files; 0: each piece as a Parquet file of staged rows).
+    """:func:`ingest` with each piece of the file (``tasks``, :func:`ingest_tasks`) checked
+    and spilled by a worker process (into bucket files, or as a Parquet file of staged rows).
     ``running``: the pieces (by number) already handed out. ``spilled()`` is called once
     every piece is spilled without a bad row, before the checks over the whole file
     (repeated ``setl_id``, parameters) run in this process."""
     running = running or {}
-    tasks = ingest_tasks(claims_path, pool, work, buckets, overrides)
     reporter.phase("校验结算单 validating claims", sum(t.rows for t in tasks))
     results: dict[int, Any] = {}
 
@@ -415,24 +420,19 @@ class StagingSink:
             self.writer.close()
 
 
-def in_parallel(claims: Path, pool: Executor | None) -> bool:
-    """Whether :func:`ingest_buckets` checks ``claims`` in the pool's processes: a Parquet
-    file of more than one piece."""
-    return pool is not None and file_kind(claims) == "parquet" and \
-        len(parquet_units(claims, pool_workers(pool))) > 1
-
-
 def ingest_buckets(claims: Path, persons: Persons, view: ParameterView, work: Path, buckets: int,
                    overrides: Mapping[str, Any], reporter: Reporter, pool: Executor | None,
                    batch_rows: int, total: int, spilled: Callable[[], None] | None = None,
-                   running: Mapping[int, Future[Any]] | None = None) -> Ingested:
+                   running: Mapping[int, Future[Any]] | None = None,
+                   tasks: list[IngestTask] | None = None) -> Ingested:
     """Check the claims and spill them into ``buckets`` bucket files in ``work`` (0: stage
     them as Parquet files in ``work / STAGED_CLAIMS``, for Spark): in the pool's processes
-    and this one when :func:`in_parallel` (``spilled``, ``running``: see
-    :func:`ingest_parallel`), else here alone."""
-    if pool is not None and in_parallel(claims, pool):
-        return ingest_parallel(claims, persons, view, pool, work, buckets, overrides, reporter,
-                               spilled, running)
+    and this one when there are :func:`ingest_tasks` (``tasks``: when already made;
+    ``spilled``, ``running``: see :func:`ingest_parallel`), else here alone."""
+    if tasks is None:
+        tasks = ingest_tasks(claims, pool, work, buckets, overrides)
+    if pool is not None and tasks:
+        return ingest_parallel(claims, persons, view, pool, tasks, reporter, spilled, running)
     sink: _BucketSink | StagingSink = (
         _BucketSink(work, buckets, len(persons)) if buckets
         else StagingSink(work / STAGED_CLAIMS / "claims.parquet"))

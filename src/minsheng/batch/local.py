@@ -51,7 +51,6 @@ from minsheng.batch.ingest import (
     DEFAULT_CHUNK,
     bucket_count,
     count_claims,
-    in_parallel,
     ingest_buckets,
     ingest_tasks,
     ingest_unit,
@@ -246,10 +245,11 @@ def settle_file(claims: Path, persons_path: Path, out: Path, *,
     if manifest is not None and manifest.get("state") == "complete":
         return _summary(out, manifest, 0.0, time.perf_counter() - started, person_years)
     job = _Job(out, overrides, person_years, compression)
-    with worker_pool(worker_count(workers, count_claims(claims)), overrides) as pool:
+    total = count_claims(claims)  # (a CSV file is read through to count its rows: once)
+    with worker_pool(worker_count(workers, total), overrides) as pool:
         ahead: dict[int, Future[Any]] = {}  # buckets handed out while the checks ran
         if manifest is None or manifest.get("state") != "staged":
-            manifest = _stage_or_clean(claims, persons_path, job, view, fp, chunk_rows,
+            manifest = _stage_or_clean(claims, total, persons_path, job, view, fp, chunk_rows,
                                        reporter, pool, ahead)
         staged = time.perf_counter()
         _settle_buckets(manifest, job, reporter, pool, after_chunk, ahead)
@@ -286,9 +286,9 @@ class _Job:
                           self.compression)
 
 
-def _stage_or_clean(claims: Path, persons_path: Path, job: _Job, view: ParameterView, fp: str,
-                    chunk_rows: int, reporter: Reporter, pool: Executor | None,
-                    ahead: dict[int, Future[Any]]) -> dict[str, Any]:
+def _stage_or_clean(claims: Path, total: int, persons_path: Path, job: _Job,
+                    view: ParameterView, fp: str, chunk_rows: int, reporter: Reporter,
+                    pool: Executor | None, ahead: dict[int, Future[Any]]) -> dict[str, Any]:
     """Check and spill the claims; on any error remove what was written and re-raise (the
     tasks handed out before the persons or the checks were done are told to write nothing,
     and waited for)."""
@@ -300,8 +300,8 @@ def _stage_or_clean(claims: Path, persons_path: Path, job: _Job, view: Parameter
         shutil.rmtree(work)
     work.mkdir(parents=True)
     try:
-        return _stage(claims, persons_path, job, work, view, fp, chunk_rows, reporter, pool,
-                      ahead, early)
+        return _stage(claims, total, persons_path, job, work, view, fp, chunk_rows, reporter,
+                      pool, ahead, early)
     except BaseException:
         if early:
             (work / ABANDONED).touch()
@@ -360,10 +360,12 @@ def _part_meta(manifest: Mapping[str, Any]) -> str:
                       ensure_ascii=False)
 
 
-def _stage(claims: Path, persons_path: Path, job: _Job, work: Path, view: ParameterView,
-           fp: str, chunk_rows: int, reporter: Reporter, pool: Executor | None,
-           ahead: dict[int, Future[Any]], early: list[Future[Any]]) -> dict[str, Any]:
-    """Check and spill the claims, then stage the job (its manifest and part metadata).
+def _stage(claims: Path, total: int, persons_path: Path, job: _Job, work: Path,
+           view: ParameterView, fp: str, chunk_rows: int, reporter: Reporter,
+           pool: Executor | None, ahead: dict[int, Future[Any]], early: list[Future[Any]]
+           ) -> dict[str, Any]:
+    """Check and spill the ``total`` claims, then stage the job (its manifest and part
+    metadata).
 
     The worker processes would wait twice, each time about half a second of one core in a
     10-million-claim job (docs/batch.md, sitting 11); instead each is handed, before this
@@ -378,11 +380,11 @@ def _stage(claims: Path, persons_path: Path, job: _Job, work: Path, view: Parame
             raise InputError("--person-years", f"输出目录 {person_years} 已存在且不是空目录",
                              "output exists and is not empty")
         person_years.mkdir(parents=True, exist_ok=True)
-    total = count_claims(claims)
     buckets = bucket_count(total, chunk_rows)
+    tasks = ingest_tasks(claims, pool, work, buckets, job.overrides)
     units: dict[int, Future[Any]] = {}  # pieces of the file handed out before the persons
-    if pool is not None and in_parallel(claims, pool):
-        for task in ingest_tasks(claims, pool, work, buckets, job.overrides)[:pool_workers(pool)]:
+    if pool is not None:
+        for task in tasks[:pool_workers(pool)]:
             units[task.unit] = pool.submit(ingest_unit, task)
             early.append(units[task.unit])
     reporter.phase("读取人员 reading persons", None)
@@ -396,7 +398,8 @@ def _stage(claims: Path, persons_path: Path, job: _Job, work: Path, view: Parame
                 early.append(ahead[b])
 
     ingested = ingest_buckets(claims, persons, view, work, buckets, job.overrides, reporter,
-                              pool, min(chunk_rows, DEFAULT_CHUNK), total, settle_ahead, units)
+                              pool, min(chunk_rows, DEFAULT_CHUNK), total, settle_ahead, units,
+                              tasks)
     manifest: dict[str, Any] = {
         "format": FORMAT, "fingerprint": fp, "state": "staged", "buckets": buckets,
         "rows": ingested.rows, "done": [], "rows_done": {}, "warnings": ingested.warnings,
