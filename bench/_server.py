@@ -11,7 +11,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 
-import httpx
+import httpx2
 
 
 def free_port() -> int:
@@ -36,9 +36,9 @@ def running_server(*extra: str, env: dict[str, str] | None = None) -> Iterator[s
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline and proc.poll() is None:
                 try:
-                    if httpx.get(f"{base}/api/v1/calculations", timeout=1).status_code == 200:
+                    if httpx2.get(f"{base}/api/v1/calculations", timeout=1).status_code == 200:
                         break
-                except httpx.TransportError:
+                except httpx2.TransportError:
                     time.sleep(0.1)
             else:
                 log.seek(0)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
-import httpx
+import httpx2
 import pytest
 
 CHROMIUM = Path(os.environ.get("MINSHENG_CHROMIUM", "/usr/bin/chromium"))
@@ -59,9 +59,9 @@ def running_server(workdir: Path) -> Iterator[str]:
                 raise RuntimeError(f"server exited with {proc.returncode}: "
                                    f"{(workdir / 'server.log').read_text(errors='replace')}")
             try:
-                if httpx.get(f"{base}/", timeout=1).status_code == 200:
+                if httpx2.get(f"{base}/", timeout=1).status_code == 200:
                     break
-            except httpx.TransportError:
+            except httpx2.TransportError:
                 pass
             if time.monotonic() > deadline:
                 raise RuntimeError("server did not answer within 60 s")

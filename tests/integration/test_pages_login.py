@@ -108,6 +108,7 @@ def test_an_altered_session_cookie_counts_as_no_session(db: Database, c: TestCli
     payload, _, mac = value.partition(".")
     forged = encode(b"another key" * 4, new_session("tok_x", "admin"))
     for bad in (payload + "x." + mac, forged, "garbage"):
+        c.cookies.clear()  # the altered cookie replaces the server's, not stands beside it
         c.cookies.set(COOKIE, bad)
         assert c.get("/analyst", follow_redirects=False).status_code == 303
 

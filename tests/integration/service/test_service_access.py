@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 from service_helpers import claim_body, person_body, token, uid
@@ -72,7 +72,7 @@ class World:
         return setl_id
 
 
-Request = Callable[[World, str, dict[str, str]], httpx.Response]
+Request = Callable[[World, str, dict[str, str]], httpx2.Response]
 
 ENDPOINTS: dict[str, Request] = {
     "create_person": lambda w, t, h: w.client.post(

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from service_helpers import claim_body, new_database_url, person_body, token, uid
 
@@ -54,9 +54,9 @@ def server(url: str, cwd: Path, *extra: str) -> Iterator[tuple[subprocess.Popen[
         deadline = time.monotonic() + 60
         while True:
             try:
-                if httpx.get(f"{base}/api/v1/calculations", timeout=1).status_code == 200:
+                if httpx2.get(f"{base}/api/v1/calculations", timeout=1).status_code == 200:
                     break
-            except httpx.TransportError:
+            except httpx2.TransportError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"server did not start: {log.read_text(errors='replace')}")
@@ -89,12 +89,12 @@ def test_every_acknowledged_settlement_survives_a_kill_9(
 
     with server(url, tmp_path) as (proc, base):
         for psn_no in people:
-            r = httpx.post(f"{base}/api/v1/persons", json=person_body(
+            r = httpx2.post(f"{base}/api/v1/persons", json=person_body(
                 psn_no, categories=["minimum_allowance"]), headers=headers)
             assert r.status_code == 201, r.text
 
         def load(i: int) -> None:
-            with httpx.Client(base_url=base, headers=headers, timeout=10) as c:
+            with httpx2.Client(base_url=base, headers=headers, timeout=10) as c:
                 n = 0
                 while not stop.is_set():
                     claim = claim_body(f"S{i}-{n}-{uid()}", people[(i + n) % PERSONS],
@@ -102,7 +102,7 @@ def test_every_acknowledged_settlement_survives_a_kill_9(
                     n += 1
                     try:
                         r = c.post("/api/v1/settlements", json=claim)
-                    except httpx.TransportError:
+                    except httpx2.TransportError:
                         return
                     if r.status_code == 200:
                         with lock:
@@ -122,12 +122,12 @@ def test_every_acknowledged_settlement_survives_a_kill_9(
     assert len(acknowledged) >= 40
 
     with server(url, tmp_path) as (_, base), \
-            httpx.Client(base_url=base, headers=headers, timeout=10) as c:
+            httpx2.Client(base_url=base, headers=headers, timeout=10) as c:
         for setl_id, body in acknowledged.items():
             r = c.get(f"/api/v1/settlements/{setl_id}")
             assert r.status_code == 200, setl_id
             assert r.json()["status"] == "settled"
-            assert r.json()["outputs"] == httpx.Response(200, content=body).json()
+            assert r.json()["outputs"] == httpx2.Response(200, content=body).json()
         totals: dict[str, Any] = {p: c.get(f"/api/v1/persons/{p}/accumulators",
                                            params={"year": 2023}).json() for p in people}
     with UnitOfWork(db) as uow:

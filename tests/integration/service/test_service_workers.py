@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from service_helpers import claim_body, new_database_url, person_body, token, uid
 from test_service_concurrency import OUTPUTS, batch
@@ -48,14 +48,14 @@ def test_two_server_processes_settle_the_same_persons_as_one_would(backend: str,
         lock = threading.Lock()
         with server(url, tmp_path, "--workers", "2", writer) as (_, base):
             for psn_no in people:
-                r = httpx.post(f"{base}/api/v1/persons", headers=headers, json=person_body(
+                r = httpx2.post(f"{base}/api/v1/persons", headers=headers, json=person_body(
                     psn_no, categories=["minimum_allowance"]))
                 assert r.status_code == 201, r.text
             start = threading.Barrier(CLIENTS)
 
             def client(i: int) -> None:
                 # a connection each: the kernel spreads them over both processes
-                with httpx.Client(base_url=base, headers=headers, timeout=60) as c:
+                with httpx2.Client(base_url=base, headers=headers, timeout=60) as c:
                     start.wait()
                     for j in range(CLAIMS_PER_CLIENT):
                         claim = (shared[(i + j) % len(shared)] if j % 3 == 0 else

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 from service_helpers import claim_body, person_body, token, uid
 from test_service_crash import crash_database, server  # noqa: F401 (a fixture)
@@ -67,11 +67,11 @@ def wait_for(condition: Callable[[], bool], seconds: float = 20) -> bool:
 
 @contextmanager
 def serving_a_person(url: str, db: Database, folder: Path
-                     ) -> Iterator[tuple[subprocess.Popen[bytes], httpx.Client, str]]:
+                     ) -> Iterator[tuple[subprocess.Popen[bytes], httpx2.Client, str]]:
     """The real server, an admin's client of it and a registered 低保 person."""
     psn_no = uid("W")
     with server(url, folder) as (proc, base), \
-            httpx.Client(base_url=base, headers=token(db, "admin"), timeout=20) as c:
+            httpx2.Client(base_url=base, headers=token(db, "admin"), timeout=20) as c:
         assert c.post("/api/v1/persons", json=person_body(
             psn_no, categories=["minimum_allowance"])).status_code == 201
         yield proc, c, psn_no
@@ -99,9 +99,9 @@ def test_the_writer_process_answers_as_the_service_does(
         bad = c.post("/api/v1/settlements", json={**claim_body(uid("S"), psn_no),
                                                   "hosp_lv": 9})
         assert bad.status_code == 422 and bad.json()["field"] == "hosp_lv"
-        no_token = httpx.post(f"{base}/api/v1/settlements", json=claim)
+        no_token = httpx2.post(f"{base}/api/v1/settlements", json=claim)
         assert no_token.status_code == 401 and no_token.headers["WWW-Authenticate"] == "Bearer"
-        revoked = httpx.post(f"{base}/api/v1/settlements", json=claim,
+        revoked = httpx2.post(f"{base}/api/v1/settlements", json=claim,
                              headers={"Authorization": "Bearer not-a-token"})
         assert revoked.status_code == 401 and revoked.headers["WWW-Authenticate"] == "Bearer"
         analyst = c.post("/api/v1/settlements", json=claim, headers=token(db, "analyst"))
@@ -151,14 +151,14 @@ def test_two_writers_share_the_persons_and_a_setl_id_sent_for_two_of_them_at_onc
     pairs = [uid("S") for _ in range(8)]
     with server(url, tmp_path, "--writers", "2") as (proc, base):
         assert len(writer_processes(proc.pid)) == 2
-        with httpx.Client(base_url=base, headers=headers, timeout=30) as c:
+        with httpx2.Client(base_url=base, headers=headers, timeout=30) as c:
             for psn_no in (first, second):
                 assert c.post("/api/v1/persons", json=person_body(
                     psn_no, categories=["minimum_allowance"])).status_code == 201
-        replies: dict[tuple[str, str], httpx.Response] = {}
+        replies: dict[tuple[str, str], httpx2.Response] = {}
 
         def send(psn_no: str, start: threading.Barrier) -> None:
-            with httpx.Client(base_url=base, headers=headers, timeout=30) as c:
+            with httpx2.Client(base_url=base, headers=headers, timeout=30) as c:
                 for setl_id in pairs:
                     start.wait()  # both persons' claims of this setl_id leave together
                     replies[setl_id, psn_no] = c.post("/api/v1/settlements", json=claim_body(
