@@ -9,18 +9,14 @@ Screenshots are saved in ``tests/e2e/artifacts/`` (git-ignored).
 
 from __future__ import annotations
 
-import contextlib
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
-import httpx2
 import pytest
+
+from server_process import serving
 
 CHROMIUM = Path(os.environ.get("MINSHENG_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -36,50 +32,10 @@ def _unavailable(reason: str) -> NoReturn:
     pytest.skip(f"{reason}; `make browser` installs Chromium")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def running_server(workdir: Path) -> Iterator[str]:
-    """``python -m minsheng serve`` on a free loopback port, with its own SQLite database."""
-    port = free_port()
-    env = {**os.environ, "MINSHENG_DATABASE_URL": f"sqlite:///{workdir / 'minsheng.db'}"}
-    log = (workdir / "server.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "minsheng", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited with {proc.returncode}: "
-                                   f"{(workdir / 'server.log').read_text(errors='replace')}")
-            try:
-                if httpx2.get(f"{base}/", timeout=1).status_code == 200:
-                    break
-            except httpx2.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("server did not answer within 60 s")
-            time.sleep(0.1)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-
-
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with running_server(tmp_path_factory.mktemp("server")) as base:
+    workdir = tmp_path_factory.mktemp("server")
+    with serving(f"sqlite:///{workdir / 'minsheng.db'}", workdir) as (_, base):
         yield base
 
 

@@ -10,11 +10,9 @@ The server has a database of its own, filled through the service layer.
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,18 +26,9 @@ from minsheng.service.auth import SYSTEM, create_token
 from minsheng.service.casework import assistance_approval
 from minsheng.service.db import Database
 from minsheng.service.unit_of_work import UnitOfWork, factory
+from server_process import serving
 
 SEED = "000_41bda435cb7595ae.txt"
-
-
-def _conftest() -> Any:
-    """The e2e conftest's helpers (``running_server``), loaded under a name of their own."""
-    path = Path(__file__).with_name("conftest.py")
-    spec = importlib.util.spec_from_file_location("e2e_conftest_helpers", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @dataclass
@@ -70,8 +59,9 @@ class Site:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     workdir = tmp_path_factory.mktemp("logged-in")
-    with _conftest().running_server(workdir) as base:
-        db = Database(f"sqlite:///{workdir / 'minsheng.db'}", pool_size=2)
+    url = f"sqlite:///{workdir / 'minsheng.db'}"
+    with serving(url, workdir) as (_, base):
+        db = Database(url, pool_size=2)
         try:
             yield Site(base, db)
         finally:

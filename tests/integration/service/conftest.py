@@ -22,6 +22,18 @@ def fresh_database(backend: str, tmp_path: Path) -> Iterator[Database]:
     remove()
 
 
+@pytest.fixture
+def server_database(backend: str, tmp_path: Path) -> Iterator[tuple[str, Database]]:
+    """A fresh database for a server subprocess (``server_process.serving``): its URL, and a
+    connection of the test's own to fill and read it."""
+    url, remove = new_database_url(backend, tmp_path)
+    db = Database(url, pool_size=2)
+    db.migrate()
+    yield url, db
+    db.dispose()
+    remove()
+
+
 @pytest.fixture(scope="session")
 def roles(database: Database) -> Roles:
     return Roles(admin=token(database, "admin"),

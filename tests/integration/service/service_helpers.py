@@ -11,20 +11,30 @@ that tampers with the audit trail takes a fresh database of its own.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
 from minsheng.api.app import create_app
 from minsheng.api.deps import STATE_KEY
+from minsheng.core.money import parse_fen
+from minsheng.core.parameters import ParameterView, default_store
 from minsheng.core.resident_id import make_certno
-from minsheng.service.auth import create_token
+from minsheng.rules import settlement as k
+from minsheng.rules.settlement_params import category_mask, day_number
+from minsheng.service import settlements
+from minsheng.service.auth import SYSTEM, Principal, create_token
 from minsheng.service.db import Database
+from minsheng.service.settlement_batch import SettleReply, settle_batch
 from minsheng.service.unit_of_work import UnitOfWork
 
 PG_URL = os.environ.get("MINSHENG_TEST_POSTGRES_URL",
@@ -130,3 +140,66 @@ def claim_body(setl_id: str, psn_no: str, *, setl_time: str = "2023-08-01T10:00:
             "med_type": med_type, "hosp_lv": hosp_lv, "in_province": in_province,
             "medfee_sumamt": total, "fulamt_ownpay_amt": ownpay, "preselfpay_amt": preself,
             "overlmt_selfpay": overlimit}
+
+
+# Settling, and what the kernel says each claim should get
+
+MONEY = ("inscp_scp_amt", "hifp_pay", "hifmi_pay", "maf_pay", "fund_pay_sumamt",
+         "psn_part_amt", "act_pay_dedc")
+"""The money fields of a settlement reply."""
+
+ACCUMULATED = ("hifp_pay", "hifmi_pay", "maf_pay", "psn_part_amt")
+"""The amounts a person's yearly accumulators sum."""
+
+Outcome = SettleReply | BaseException
+
+
+def register(client: TestClient, roles: Roles, **kwargs: Any) -> str:
+    psn_no = uid("P")
+    r = client.post("/api/v1/persons", json=person_body(psn_no, **kwargs), headers=roles.admin)
+    assert r.status_code == 201, r.text
+    return psn_no
+
+
+def kernel_outputs(claims: list[dict[str, Any]], insutype: str, region: str,
+                   categories: list[tuple[str, ...]]) -> list[dict[str, int]]:
+    """The kernel run on one person's claims at once, in order (the batch way): what the
+    service must answer for each when they are settled one after the other."""
+    days = [day_number(dt.datetime.fromisoformat(c["setl_time"]).date()) for c in claims]
+    cols = {"person": [0] * len(claims), "day": days, "region": [int(region)] * len(claims),
+            "resident": [insutype == "390"] * len(claims),
+            "med_type": [int(c["med_type"]) for c in claims],
+            "hosp_lv": [c["hosp_lv"] for c in claims],
+            "in_province": [c["in_province"] for c in claims],
+            "categories": [category_mask(cats) for cats in categories]}
+    for name in ("medfee_sumamt", "fulamt_ownpay_amt", "preselfpay_amt", "overlmt_selfpay"):
+        cols[name] = [parse_fen(c[name]) for c in claims]
+    batch = k.Claims.from_columns({n: np.asarray(v) for n, v in cols.items()})
+    res = k.settle(batch, k.resolve(batch, ParameterView(default_store())))
+    return [{m: int(getattr(res, m)[i]) for m in MONEY} for i in range(len(claims))]
+
+
+def fen(reply: dict[str, Any]) -> dict[str, int]:
+    return {m: parse_fen(reply[m]) for m in MONEY}
+
+
+def settle_together(db: Database, bodies: Sequence[Any], principal: Principal = SYSTEM,
+                    secret: str | None = None) -> list[Outcome]:
+    """Settle ``bodies`` as ONE batch, committed as the settlement writer commits it."""
+    requests = [settlements.parse_request(b, principal=None if secret else principal,
+                                          secret_hash=secret, defer_errors=True)
+                for b in bodies]
+    with UnitOfWork(db, write=True) as uow:
+        outcomes = settle_batch(uow, requests)
+        uow.commit()
+    result: list[Outcome] = []
+    for o in outcomes:
+        assert isinstance(o, SettleReply | BaseException)
+        result.append(o)
+    return result
+
+
+def reply(outcome: Outcome) -> dict[str, Any]:
+    assert isinstance(outcome, SettleReply), outcome
+    parsed: dict[str, Any] = json.loads(outcome.body)
+    return parsed

@@ -10,9 +10,7 @@ from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
-from service_helpers import Roles, claim_body, person_body, uid
-from test_service_group_commit import reply, settle_together
-from test_service_settlements import register
+from service_helpers import Roles, claim_body, person_body, register, reply, settle_together, uid
 
 from minsheng.core.errors import InputError
 from minsheng.service.db import Database

@@ -13,13 +13,10 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import numpy as np
-from service_helpers import claim_body, uid
+from service_helpers import ACCUMULATED, claim_body, fen, kernel_outputs, uid
 
 from minsheng.core.money import parse_fen
-from minsheng.core.parameters import ParameterView, default_store
-from minsheng.rules import settlement as kernel
-from minsheng.rules.settlement_params import category_mask, day_number
+from minsheng.core.parameters import default_store
 from minsheng.service import persons, settlements
 from minsheng.service.auth import SYSTEM
 from minsheng.service.db import Database
@@ -28,9 +25,6 @@ from minsheng.service.unit_of_work import factory
 CLIENTS = 32
 CLAIMS_PER_CLIENT = 4
 PERSONS = 4
-OUTPUTS = ("hifp_pay", "hifmi_pay", "maf_pay", "psn_part_amt")
-
-
 def test_concurrent_claims_of_the_same_persons_are_settled_one_after_the_other(
         database: Database) -> None:
     uow = factory(database)
@@ -65,26 +59,14 @@ def test_concurrent_claims_of_the_same_persons_are_settled_one_after_the_other(
         mine = sorted((pair for pair in results if pair[0]["psn_no"] == psn_no),
                       key=lambda pair: order[pair[0]["setl_id"]])
         # the same claims in the order they were settled, as one batch through the kernel
-        expected = batch(mine)
-        got = [{k: parse_fen(reply[k]) for k in OUTPUTS} for _, reply in mine]
+        expected = kernel_outputs([claim for claim, _ in mine], "390", "140100",
+                                  [("minimum_allowance",)] * len(mine))
+        got = [fen(reply) for _, reply in mine]
         assert got == expected
         assert sum(g["maf_pay"] for g in got) <= cap
-        for k in OUTPUTS:
+        for k in ACCUMULATED:
             assert stored[psn_no][k] == sum(g[k] for g in got)
 
-
-def batch(pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> list[dict[str, int]]:
-    n = len(pairs)
-    day = day_number(dt.date(2023, 9, 1))
-    claims = kernel.Claims.from_columns({
-        "person": np.zeros(n), "day": np.full(n, day), "region": np.full(n, 140100),
-        "resident": np.ones(n, bool), "med_type": np.full(n, 21), "hosp_lv": np.full(n, 3),
-        "in_province": np.ones(n, bool),
-        "categories": np.full(n, category_mask(("minimum_allowance",))),
-        **{k: np.array([parse_fen(c[k]) for c, _ in pairs]) for k in
-           ("medfee_sumamt", "fulamt_ownpay_amt", "preselfpay_amt", "overlmt_selfpay")}})
-    res = kernel.settle(claims, kernel.resolve(claims, ParameterView(default_store())))
-    return [{k: int(getattr(res, k)[i]) for k in OUTPUTS} for i in range(n)]
 
 
 def test_the_same_claim_sent_by_many_clients_at_once_is_settled_once(

@@ -9,23 +9,19 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx2
 import pytest
-from service_helpers import claim_body, new_database_url, person_body, token, uid
+from service_helpers import claim_body, person_body, token, uid
 
 from minsheng.service.audit_trail import verify_chain
 from minsheng.service.db import Database
 from minsheng.service.unit_of_work import UnitOfWork
+from server_process import serving
 
 pytestmark = pytest.mark.slow
 
@@ -33,61 +29,16 @@ CLIENTS = 8
 PERSONS = 3
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def server(url: str, cwd: Path, *extra: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    port = free_port()
-    log = cwd / f"server-{port}.log"  # a file, not a pipe nobody reads (which would fill and stop it)
-    with log.open("wb") as stderr:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "minsheng", "serve", "--host", "127.0.0.1", "--port", str(port),
-             *extra],
-            env={**os.environ, "MINSHENG_DATABASE_URL": url}, cwd=cwd,
-            stdout=subprocess.DEVNULL, stderr=stderr)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx2.get(f"{base}/api/v1/calculations", timeout=1).status_code == 200:
-                    break
-            except httpx2.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start: {log.read_text(errors='replace')}")
-            time.sleep(0.1)
-        yield proc, base
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            proc.wait(timeout=20)
-
-
-@pytest.fixture
-def crash_database(backend: str, tmp_path: Path) -> Iterator[tuple[str, Database]]:
-    url, remove = new_database_url(backend, tmp_path)
-    db = Database(url, pool_size=2)
-    db.migrate()
-    yield url, db
-    db.dispose()
-    remove()
-
-
 def test_every_acknowledged_settlement_survives_a_kill_9(
-        crash_database: tuple[str, Database], tmp_path: Path) -> None:
-    url, db = crash_database
+        server_database: tuple[str, Database], tmp_path: Path) -> None:
+    url, db = server_database
     headers = token(db, "admin")
     people = [uid("P") for _ in range(PERSONS)]
     acknowledged: dict[str, bytes] = {}
     lock = threading.Lock()
     stop = threading.Event()
 
-    with server(url, tmp_path) as (proc, base):
+    with serving(url, tmp_path) as (proc, base):
         for psn_no in people:
             r = httpx2.post(f"{base}/api/v1/persons", json=person_body(
                 psn_no, categories=["minimum_allowance"]), headers=headers)
@@ -121,7 +72,7 @@ def test_every_acknowledged_settlement_survives_a_kill_9(
             t.join(timeout=20)
     assert len(acknowledged) >= 40
 
-    with server(url, tmp_path) as (_, base), \
+    with serving(url, tmp_path) as (_, base), \
             httpx2.Client(base_url=base, headers=headers, timeout=10) as c:
         for setl_id, body in acknowledged.items():
             r = c.get(f"/api/v1/settlements/{setl_id}")

@@ -14,41 +14,28 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from service_helpers import Roles, claim_body, person_body, uid
-from test_service_settlements import MONEY, fen, kernel_outputs, register
+from service_helpers import (
+    MONEY,
+    Outcome,
+    Roles,
+    claim_body,
+    fen,
+    kernel_outputs,
+    person_body,
+    register,
+    reply,
+    settle_together,
+    uid,
+)
 
 from minsheng.core.errors import Conflict, InputError, MinshengError, ParameterMissing
 from minsheng.core.money import parse_fen
 from minsheng.service import kernel, settlements
-from minsheng.service.auth import SYSTEM, Forbidden, Principal, Unauthorized
+from minsheng.service.auth import SYSTEM, Forbidden, Unauthorized
 from minsheng.service.db import Database
 from minsheng.service.settlement_batch import SettleReply, settle_batch
 from minsheng.service.unit_of_work import UnitOfWork
 from minsheng.service.writer import writer_for
-
-Outcome = SettleReply | BaseException
-
-
-def settle_together(db: Database, bodies: Sequence[Any], principal: Principal = SYSTEM,
-                    secret: str | None = None) -> list[Outcome]:
-    """Settle ``bodies`` as ONE batch, committed as the settlement writer commits it."""
-    requests = [settlements.parse_request(b, principal=None if secret else principal,
-                                          secret_hash=secret, defer_errors=True)
-                for b in bodies]
-    with UnitOfWork(db, write=True) as uow:
-        outcomes = settle_batch(uow, requests)
-        uow.commit()
-    result: list[Outcome] = []
-    for o in outcomes:
-        assert isinstance(o, SettleReply | BaseException)
-        result.append(o)
-    return result
-
-
-def reply(outcome: Outcome) -> dict[str, Any]:
-    assert isinstance(outcome, SettleReply), outcome
-    parsed: dict[str, Any] = json.loads(outcome.body)
-    return parsed
 
 
 def audit_seq(db: Database) -> int:

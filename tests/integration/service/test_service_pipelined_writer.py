@@ -13,8 +13,7 @@ from collections.abc import Sequence
 
 import pytest
 from fastapi.testclient import TestClient
-from service_helpers import Roles, claim_body, uid
-from test_service_settlements import fen, kernel_outputs, register
+from service_helpers import Roles, claim_body, fen, kernel_outputs, register, uid
 
 from minsheng.core.errors import Conflict
 from minsheng.service import settlements

@@ -7,52 +7,13 @@ same claims (minsheng.rules.settlement), which the scenarios of SETTLEMENT.md ch
 from __future__ import annotations
 
 import json
-from typing import Any
 
-import numpy as np
 from fastapi.testclient import TestClient
-from service_helpers import Roles, claim_body, person_body, uid
+from service_helpers import Roles, claim_body, fen, kernel_outputs, person_body, register, uid
 
 from minsheng.core.money import parse_fen
 from minsheng.service.db import Database
 from minsheng.service.unit_of_work import UnitOfWork
-
-MONEY = ("inscp_scp_amt", "hifp_pay", "hifmi_pay", "maf_pay", "fund_pay_sumamt",
-         "psn_part_amt", "act_pay_dedc")
-
-
-def register(client: TestClient, roles: Roles, **kwargs: Any) -> str:
-    psn_no = uid("P")
-    r = client.post("/api/v1/persons", json=person_body(psn_no, **kwargs), headers=roles.admin)
-    assert r.status_code == 201, r.text
-    return psn_no
-
-
-def kernel_outputs(claims: list[dict[str, Any]], insutype: str, region: str,
-                   categories: list[tuple[str, ...]]) -> list[dict[str, int]]:
-    """The kernel run on the whole sequence at once (the batch way)."""
-    import datetime as dt
-
-    from minsheng.core.parameters import ParameterView, default_store
-    from minsheng.rules import settlement as k
-    from minsheng.rules.settlement_params import category_mask, day_number
-
-    days = [day_number(dt.datetime.fromisoformat(c["setl_time"]).date()) for c in claims]
-    cols = {"person": [0] * len(claims), "day": days, "region": [int(region)] * len(claims),
-            "resident": [insutype == "390"] * len(claims),
-            "med_type": [int(c["med_type"]) for c in claims],
-            "hosp_lv": [c["hosp_lv"] for c in claims],
-            "in_province": [c["in_province"] for c in claims],
-            "categories": [category_mask(cats) for cats in categories]}
-    for name in ("medfee_sumamt", "fulamt_ownpay_amt", "preselfpay_amt", "overlmt_selfpay"):
-        cols[name] = [parse_fen(c[name]) for c in claims]
-    batch = k.Claims.from_columns({n: np.asarray(v) for n, v in cols.items()})
-    res = k.settle(batch, k.resolve(batch, ParameterView(default_store())))
-    return [{m: int(getattr(res, m)[i]) for m in MONEY} for i in range(len(claims))]
-
-
-def fen(reply: dict[str, Any]) -> dict[str, int]:
-    return {m: parse_fen(reply[m]) for m in MONEY}
 
 
 def test_a_sequence_of_claims_settled_one_by_one_gives_the_kernels_batch_result(

@@ -19,7 +19,6 @@ from pathlib import Path
 import httpx2
 import pytest
 from service_helpers import claim_body, person_body, token, uid
-from test_service_crash import crash_database, server  # noqa: F401 (a fixture)
 
 from minsheng.cli.serve import DEFAULT_WRITERS
 from minsheng.core.money import parse_fen
@@ -27,6 +26,7 @@ from minsheng.service.audit_trail import verify_chain
 from minsheng.service.db import Database
 from minsheng.service.unit_of_work import UnitOfWork
 from minsheng.service.writer_process import shard_of
+from server_process import serving
 
 pytestmark = pytest.mark.slow
 
@@ -70,7 +70,7 @@ def serving_a_person(url: str, db: Database, folder: Path
                      ) -> Iterator[tuple[subprocess.Popen[bytes], httpx2.Client, str]]:
     """The real server, an admin's client of it and a registered 低保 person."""
     psn_no = uid("W")
-    with server(url, folder) as (proc, base), \
+    with serving(url, folder) as (proc, base), \
             httpx2.Client(base_url=base, headers=token(db, "admin"), timeout=20) as c:
         assert c.post("/api/v1/persons", json=person_body(
             psn_no, categories=["minimum_allowance"])).status_code == 201
@@ -78,8 +78,8 @@ def serving_a_person(url: str, db: Database, folder: Path
 
 
 def test_the_writer_process_answers_as_the_service_does(
-        crash_database: tuple[str, Database], tmp_path: Path) -> None:  # noqa: F811
-    url, db = crash_database
+        server_database: tuple[str, Database], tmp_path: Path) -> None:
+    url, db = server_database
     with serving_a_person(url, db, tmp_path) as (proc, c, psn_no):
         base = str(c.base_url).rstrip("/")
         assert len(writer_processes(proc.pid)) == DEFAULT_WRITERS  # one, pipelined on PostgreSQL
@@ -112,8 +112,8 @@ def test_the_writer_process_answers_as_the_service_does(
 
 
 def test_a_writer_process_that_dies_is_started_again(
-        crash_database: tuple[str, Database], tmp_path: Path) -> None:  # noqa: F811
-    url, db = crash_database
+        server_database: tuple[str, Database], tmp_path: Path) -> None:
+    url, db = server_database
     with serving_a_person(url, db, tmp_path) as (proc, c, psn_no):
         writers = writer_processes(proc.pid)
         for writer in writers:
@@ -132,9 +132,9 @@ def test_a_writer_process_that_dies_is_started_again(
 
 
 def test_a_server_killed_with_sigkill_leaves_no_writer_behind(
-        crash_database: tuple[str, Database], tmp_path: Path) -> None:  # noqa: F811
-    url, _ = crash_database
-    with server(url, tmp_path, "--writers", "2") as (proc, _):
+        server_database: tuple[str, Database], tmp_path: Path) -> None:
+    url, _ = server_database
+    with serving(url, tmp_path, "--writers", "2") as (proc, _):
         writers = writer_processes(proc.pid)
         assert len(writers) == 2
         os.kill(proc.pid, signal.SIGKILL)
@@ -143,13 +143,13 @@ def test_a_server_killed_with_sigkill_leaves_no_writer_behind(
 
 
 def test_two_writers_share_the_persons_and_a_setl_id_sent_for_two_of_them_at_once_is_settled_once(
-        crash_database: tuple[str, Database], tmp_path: Path) -> None:  # noqa: F811
-    url, db = crash_database
+        server_database: tuple[str, Database], tmp_path: Path) -> None:
+    url, db = server_database
     headers = token(db, "admin")
     first = uid("W")
     second = next(p for p in (uid("W") for _ in range(100)) if shard_of(p, 2) != shard_of(first, 2))
     pairs = [uid("S") for _ in range(8)]
-    with server(url, tmp_path, "--writers", "2") as (proc, base):
+    with serving(url, tmp_path, "--writers", "2") as (proc, base):
         assert len(writer_processes(proc.pid)) == 2
         with httpx2.Client(base_url=base, headers=headers, timeout=30) as c:
             for psn_no in (first, second):
