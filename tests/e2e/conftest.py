@@ -9,6 +9,7 @@ Screenshots are saved in ``tests/e2e/artifacts/`` (git-ignored).
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -58,31 +59,31 @@ def browser() -> Iterator[Any]:
             chromium.close()
 
 
-@pytest.fixture
-def page(browser: Any, server: str) -> Iterator[Any]:
-    """A fresh page in a Chinese-locale browser context, pointed at the running server."""
+@contextlib.contextmanager
+def _page(browser: Any, server: str, **device: Any) -> Iterator[Any]:
+    """A fresh page in a Chinese-locale browser context of its own, pointed at the server."""
     context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", base_url=server,
-                                  viewport={"width": 1024, "height": 800})
+                                  **device)
     context.set_default_timeout(15_000)
-    page = context.new_page()
     try:
-        yield page
+        yield context.new_page()
     finally:
         context.close()
+
+
+@pytest.fixture
+def page(browser: Any, server: str) -> Iterator[Any]:
+    """A desktop-sized page (1024 × 800)."""
+    with _page(browser, server, viewport={"width": 1024, "height": 800}) as p:
+        yield p
 
 
 @pytest.fixture
 def narrow_page(browser: Any, server: str) -> Iterator[Any]:
     """A phone-sized page (360 × 740)."""
-    context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", base_url=server,
-                                  viewport={"width": 360, "height": 740}, device_scale_factor=2,
-                                  is_mobile=True, has_touch=True)
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    try:
-        yield page
-    finally:
-        context.close()
+    with _page(browser, server, viewport={"width": 360, "height": 740}, device_scale_factor=2,
+               is_mobile=True, has_touch=True) as p:
+        yield p
 
 
 @pytest.fixture
