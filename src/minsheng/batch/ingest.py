@@ -10,7 +10,6 @@ chunk size (:data:`DEFAULT_CHUNK`).
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, Future
@@ -43,7 +42,7 @@ from minsheng.batch.inputs import count_rows, file_kind, parquet_files, unreadab
 from minsheng.batch.persons import Persons
 from minsheng.batch.pool import carried, pool_workers, share
 from minsheng.batch.progress import NullReporter, Reporter
-from minsheng.batch.worker_state import worker_persons, worker_view
+from minsheng.batch.worker_state import overrides_json, worker_persons, worker_view
 from minsheng.core.parameters import ParameterView
 from minsheng.rules.settlement import I64, Claims, ParameterResolver, resolve
 from minsheng.rules.settlement_params import period_breaks
@@ -206,8 +205,8 @@ def ingest_tasks(claims_path: Path, pool: Executor | None, work: Path, buckets: 
     units = parquet_units(claims_path, pool_workers(pool))
     if len(units) < 2:
         return []
-    overrides_json = json.dumps(dict(overrides), sort_keys=True)
-    return [IngestTask(i, path, offset, n, first, str(work), buckets, overrides_json)
+    key = overrides_json(overrides)
+    return [IngestTask(i, path, offset, n, first, str(work), buckets, key)
             for i, (path, offset, first, n) in enumerate(units)]
 
 

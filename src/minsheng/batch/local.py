@@ -79,6 +79,7 @@ from minsheng.batch.progress import NullReporter, Reporter
 from minsheng.batch.worker_state import (
     ABANDONED,
     JobAbandoned,
+    overrides_json,
     stage_persons,
     staged_file,
     worker_persons,
@@ -282,7 +283,7 @@ class _Job:
     def task(self, bucket: int, meta: str) -> BucketTask:
         return BucketTask(bucket, str(self.out / WORK), str(self.out),
                           str(self.person_years) if self.person_years else None,
-                          json.dumps(dict(self.overrides), sort_keys=True), meta,
+                          overrides_json(self.overrides), meta,
                           self.compression)
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib
-import json
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -151,19 +150,19 @@ def worker_pool(processes: int, overrides: Mapping[str, Any]
     they are as many), shut down on leaving. Each worker reads the job's parameters first,
     while this process reads the persons. Freed memory is kept for reuse
     (:func:`minsheng.batch.allocators.keep_freed_memory`)."""
-    from minsheng.batch.worker_state import warm  # (the workers' side: heavy to import)
+    from minsheng.batch.worker_state import overrides_json, warm  # (heavy to import)
 
     keep_freed_memory()
     n_workers = processes - 1
-    overrides_json = json.dumps(dict(overrides), sort_keys=True)
+    key = overrides_json(overrides)
     pool = None
     if n_workers > 0:
         pool = _take_started(n_workers)
         if pool is None:
-            pool = _spawn(n_workers, warm, overrides_json)
+            pool = _spawn(n_workers, warm, key)
         else:
             for _ in range(n_workers):
-                pool.submit(warm, overrides_json)
+                pool.submit(warm, key)
     else:
         discard_started_workers()
     try:

@@ -55,6 +55,7 @@ from minsheng.batch.persons import load_persons
 from minsheng.batch.pool import carried, share, worker_count, worker_pool
 from minsheng.batch.progress import NullReporter, Reporter
 from minsheng.batch.worker_state import (
+    overrides_json,
     stage_persons,
     worker_persons,
     worker_resolver,
@@ -144,9 +145,9 @@ def tally_bucket(task: SimulationTask) -> BucketTally:
     persons = worker_persons(task.work)
     tallies = []
     settled = None
-    for overrides_json in task.scenarios:
-        view = worker_view(overrides_json)
-        settled = settle_table(prepared, view, persons, worker_resolver(task.work, overrides_json))
+    for key in task.scenarios:
+        view = worker_view(key)
+        settled = settle_table(prepared, view, persons, worker_resolver(task.work, key))
         tallies.append(tally(settled, view))
     t = settled.frame["t"].to_numpy() if settled is not None else np.zeros(0, np.int64)
     return BucketTally(task.bucket, prepared.num_rows,
@@ -309,7 +310,7 @@ def run_simulation(claims: Path, persons_path: Path, out: Path, *,
             scenarios[0].warnings.extend(ingested.warnings)
             scenarios[1].warnings.extend(check_parameters(ingested.keys, scenarios[1].view))
             reporter.phase("模拟结算 settling baseline and reform", ingested.rows)
-            views = tuple(json.dumps(s.overrides, sort_keys=True) for s in scenarios)
+            views = tuple(overrides_json(s.overrides) for s in scenarios)
             tasks = [SimulationTask(b, str(work), views) for b in range(buckets)]
             results: dict[int, BucketTally] = {}
 

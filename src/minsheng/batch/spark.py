@@ -22,7 +22,6 @@ The session binds to 127.0.0.1, runs without its web UI and logs errors only.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import shutil
@@ -57,7 +56,7 @@ from minsheng.batch.person_years import missing_warnings, watch_lists
 from minsheng.batch.persons import load_persons
 from minsheng.batch.pool import worker_count, worker_pool
 from minsheng.batch.progress import NullReporter, Reporter
-from minsheng.batch.worker_state import stage_persons
+from minsheng.batch.worker_state import overrides_json, stage_persons
 from minsheng.core.errors import InputError
 
 SPARK_CODECS = {"none": "none", "lz4": "lz4_raw", "snappy": "snappy", "zstd": "zstd"}
@@ -182,9 +181,8 @@ def settle_file(claims: Path, persons_path: Path, out: Path, *,
         job_started = time.perf_counter()
         partitions, groups = layout(ingested.rows, session.sparkContext.defaultParallelism,
                                     group_rows)
-        overrides_json = json.dumps(overrides, sort_keys=True)
         if ingested.rows:
-            _run(session, staging, out, person_years, (partitions, groups), overrides_json,
+            _run(session, staging, out, person_years, (partitions, groups), overrides_json(overrides),
                  compression)
         else:
             _empty(out, CLAIM_OUTPUT_SCHEMA)

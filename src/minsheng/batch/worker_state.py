@@ -1,7 +1,7 @@
 """What each process of a batch job keeps for the job it runs: the persons (staged in the
 job's ``_work`` folder by :func:`stage_persons`, read once per process by
-:func:`worker_persons`), the parameters with the job's overrides (:func:`worker_view`) and the
-terms read from them (:func:`worker_resolver`). :func:`warm` is a worker's first task.
+:func:`worker_persons`), the parameters with the job's overrides (:func:`worker_view`, keyed by
+:func:`overrides_json`) and the terms read from them (:func:`worker_resolver`). :func:`warm` is a worker's first task.
 
 A task may be handed out before a file it needs is staged (the persons, the parts'
 metadata): it waits for the file (:func:`staged_file`), and stops when the job writes
@@ -19,8 +19,10 @@ import gc
 import json
 import multiprocessing
 import time
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -75,6 +77,12 @@ def worker_persons(work: str) -> Persons:
         _PERSONS.clear()  # (one job at a time)
         _PERSONS[work] = persons
     return persons
+
+
+def overrides_json(overrides: Mapping[str, Any]) -> str:
+    """The job's parameter overrides as its tasks carry them: the key by which each process
+    reads the parameters once (:func:`worker_view`), so it is spelt one way everywhere."""
+    return json.dumps(dict(overrides), sort_keys=True)
 
 
 @cache
