@@ -71,6 +71,7 @@ from minsheng.batch.parts import (
     read_manifest,
     write_json,
     write_parts,
+    write_text,
 )
 from minsheng.batch.person_years import WATCH_MISSING, missing_warnings
 from minsheng.batch.persons import load_persons
@@ -406,6 +407,5 @@ def _stage(claims: Path, total: int, persons_path: Path, job: _Job, work: Path,
         "rows": ingested.rows, "done": [], "rows_done": {}, "warnings": ingested.warnings,
         "person_years": str(person_years) if person_years else None}
     write_json(job.out / MANIFEST, manifest)
-    (work / f"{PART_META}.tmp").write_text(_part_meta(manifest), "utf-8")
-    (work / f"{PART_META}.tmp").replace(work / PART_META)  # (the last step: see run_bucket)
+    write_text(work / PART_META, _part_meta(manifest))  # (the last step: see run_bucket)
     return manifest

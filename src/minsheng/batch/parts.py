@@ -48,8 +48,14 @@ def fingerprint(claims: Path, persons: Path, overrides: Mapping[str, Any], chunk
 
 
 def write_json(path: Path, doc: Mapping[str, Any]) -> None:
+    write_text(path, json.dumps(doc, ensure_ascii=False, indent=1))
+
+
+def write_text(path: Path, text: str) -> None:
+    """``text`` in ``path``, whole or not at all: written under another name and renamed (a
+    reader waiting for the file never sees it half-written)."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=1), "utf-8")
+    tmp.write_text(text, "utf-8")
     os.replace(tmp, path)
 
 
