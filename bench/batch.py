@@ -32,6 +32,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _report import emit
 
 CLAIMS_PER_PERSON = 4.41  # the synthetic Shanxi profile's mean, measured
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+CLOCK_TICK = os.sysconf("SC_CLK_TCK")
 
 
 def _stat(pid: int) -> tuple[int, float] | None:
@@ -42,10 +44,6 @@ def _stat(pid: int) -> tuple[int, float] | None:
     except OSError:
         return None
     return (int(fields[21]) * PAGE_SIZE, (int(fields[11]) + int(fields[12])) / CLOCK_TICK)
-
-
-PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
-CLOCK_TICK = os.sysconf("SC_CLK_TCK")
 
 
 def _tree(root: int) -> dict[int, tuple[int, float]]:

@@ -182,8 +182,8 @@ def settle_file(claims: Path, persons_path: Path, out: Path, *,
         partitions, groups = layout(ingested.rows, session.sparkContext.defaultParallelism,
                                     group_rows)
         if ingested.rows:
-            _run(session, staging, out, person_years, (partitions, groups), overrides_json(overrides),
-                 compression)
+            _run(session, staging, out, person_years, (partitions, groups),
+                 overrides_json(overrides), compression)
         else:
             _empty(out, CLAIM_OUTPUT_SCHEMA)
             if person_years is not None:
