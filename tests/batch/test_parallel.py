@@ -158,12 +158,21 @@ def test_a_bad_persons_file_stops_the_pieces_handed_out_before_it_was_read(
 
 
 def test_the_command_line_starts_the_workers_and_its_job_takes_them(
-        shanxi: Population, tmp_path: Path) -> None:
+        shanxi: Population, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     claims = _small_row_groups(shanxi, tmp_path)
+    started: list[object] = []
+    start = pool.start_workers
+
+    def start_and_note(*args: object) -> None:
+        start(*args)  # type: ignore[arg-type]
+        started.extend(pool._STARTED)
+
+    monkeypatch.setattr(pool, "start_workers", start_and_note)
     settle = ["batch", "settle", str(claims), "--persons", str(shanxi.persons), "--workers", "2",
               "--json", "-q", "--out"]
     result = CliRunner().invoke(app, [*settle, str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
+    assert len(started) == 1 and started[0]._shutdown_thread  # type: ignore[attr-defined]
     assert not pool._STARTED
     local.settle_file(claims, shanxi.persons, tmp_path / "one", workers=1)
     assert read_output(tmp_path / "out").equals(read_output(tmp_path / "one"))
