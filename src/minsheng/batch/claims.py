@@ -22,7 +22,6 @@ SETL_SEED = 7
 """Seed of the 64-bit hashes of ``setl_id`` that find duplicates (:func:`duplicate_setl_ids`)."""
 
 
-
 @dataclass
 class PreparedBatch:
     frame: pl.DataFrame

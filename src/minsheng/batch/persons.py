@@ -34,7 +34,6 @@ PSN_SEED = 17
 _PSN_NO = r"^[A-Za-z0-9_.\-]{1,32}$"
 
 
-
 @dataclass
 class Persons:
     """The persons file, validated: one row per person, by index ``pidx``."""

@@ -25,6 +25,8 @@ from minsheng.service.unit_of_work import factory
 CLIENTS = 32
 CLAIMS_PER_CLIENT = 4
 PERSONS = 4
+
+
 def test_concurrent_claims_of_the_same_persons_are_settled_one_after_the_other(
         database: Database) -> None:
     uow = factory(database)
@@ -66,7 +68,6 @@ def test_concurrent_claims_of_the_same_persons_are_settled_one_after_the_other(
         assert sum(g["maf_pay"] for g in got) <= cap
         for k in ACCUMULATED:
             assert stored[psn_no][k] == sum(g[k] for g in got)
-
 
 
 def test_the_same_claim_sent_by_many_clients_at_once_is_settled_once(

@@ -269,7 +269,6 @@ def _settle_requests(db: Database, requests: Sequence[Any]) -> list[Outcome]:
     return [o for o in outcomes if isinstance(o, SettleReply | BaseException)]
 
 
-
 def test_a_batch_meeting_terms_another_has_written_waits_for_the_audit_head_not_the_terms(
         backend: str, fresh_database: Database) -> None:
     """Batch A has settled (not yet committed) and written three new sets of terms; batch B,
