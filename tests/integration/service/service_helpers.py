@@ -186,9 +186,13 @@ def fen(reply: dict[str, Any]) -> dict[str, int]:
 def settle_together(db: Database, bodies: Sequence[Any], principal: Principal = SYSTEM,
                     secret: str | None = None) -> list[Outcome]:
     """Settle ``bodies`` as ONE batch, committed as the settlement writer commits it."""
-    requests = [settlements.parse_request(b, principal=None if secret else principal,
-                                          secret_hash=secret, defer_errors=True)
-                for b in bodies]
+    return settle_requests(db, [settlements.parse_request(
+        b, principal=None if secret else principal, secret_hash=secret, defer_errors=True)
+        for b in bodies])
+
+
+def settle_requests(db: Database, requests: Sequence[Any]) -> list[Outcome]:
+    """Settle parsed requests as ONE batch, committed as the settlement writer commits it."""
     with UnitOfWork(db, write=True) as uow:
         outcomes = settle_batch(uow, requests)
         uow.commit()

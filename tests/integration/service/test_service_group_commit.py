@@ -9,14 +9,11 @@ choose exactly which claims share a batch, and go through the writer and over HT
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from service_helpers import (
     MONEY,
-    Outcome,
     Roles,
     claim_body,
     fen,
@@ -24,6 +21,7 @@ from service_helpers import (
     person_body,
     register,
     reply,
+    settle_requests,
     settle_together,
     uid,
 )
@@ -253,20 +251,13 @@ def test_a_batch_settled_again_gives_the_same_reply_and_trace(
     requests = [settlements.parse_request(claim, principal=SYSTEM)]
     with UnitOfWork(database, write=True) as uow:
         settle_batch(uow, requests)  # rolled back: settled again below, with the same request
-    [again] = _settle_requests(database, requests)
+    [again] = settle_requests(database, requests)
     assert reply(again)["route"] == reply(alone)["route"]
     assert reply(again)["route"]["scope"] == "in_province"
     traces = [client.get(f"/api/v1/settlements/{c['setl_id']}", headers=roles.admin).json()
               ["trace"] for c in (once, claim)]
     assert [s["name"] for s in traces[1]] == [s["name"] for s in traces[0]]
     assert [s["name"] for s in traces[1]].count("route") == 1
-
-
-def _settle_requests(db: Database, requests: Sequence[Any]) -> list[Outcome]:
-    with UnitOfWork(db, write=True) as uow:
-        outcomes = settle_batch(uow, requests)
-        uow.commit()
-    return [o for o in outcomes if isinstance(o, SettleReply | BaseException)]
 
 
 def test_a_batch_meeting_terms_another_has_written_waits_for_the_audit_head_not_the_terms(
